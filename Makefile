@@ -1,0 +1,47 @@
+# Two commands on a fresh machine: `make train` and `make test`.
+# Both create .venv if it is missing and install the project into it first.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+# Machines without CUDA get the CPU build of torch 2.13.0 (a plain `torch` requirement pulls a
+# multi-GB CUDA build). Off this workplace, point TORCH_INDEX at PyTorch's CPU wheel index.
+TORCH_VERSION ?= 2.13.0
+TORCH_INDEX ?=
+ARGS ?=
+
+.PHONY: install train test lint bench clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	if ! $(PY) -c "import torch" 2>/dev/null; then \
+	  if command -v nvidia-smi >/dev/null 2>&1; then \
+	    $(PY) -m pip install --quiet "torch==$(TORCH_VERSION)"; \
+	  else \
+	    $(PY) -m pip install --quiet "torch==$(TORCH_VERSION)" \
+	      $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX)); \
+	  fi; \
+	fi
+	$(PY) -m pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+# Until the RL learner (`python -m rl_auxgrad.train`) lands, the default job is the toy
+# reproductions of the papers, which write their figures and tables into docs/.
+train: $(STAMP)
+	$(PY) scripts/toy_du.py $(ARGS)
+	$(PY) scripts/circle.py $(ARGS)
+
+test: $(STAMP)
+	$(PY) -m pytest -n 2 $(ARGS)
+
+lint: $(STAMP)
+	$(PY) -m ruff check rl_auxgrad tests scripts
+
+bench: $(STAMP)
+	$(PY) scripts/bench_gating.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .hypothesis

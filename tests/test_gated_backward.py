@@ -1,0 +1,162 @@
+"""``gated_backward`` writes the gradients the gate table promises, on a small network."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from gate_reference import STATELESS, reference
+from torch import Tensor, nn
+
+from rl_auxgrad.gating import Projection, gated_backward, make_gate
+
+
+class TwoHeadNet(nn.Module):
+    """A shared torso, a head per loss, and one extra parameter used by only one loss each."""
+
+    def __init__(self, heads: int = 1) -> None:
+        super().__init__()
+        torch.manual_seed(0)
+        self.torso = nn.Sequential(nn.Linear(3, 5), nn.Tanh(), nn.Linear(5, 4), nn.Tanh())
+        self.main_heads = nn.ModuleList(nn.Linear(4, 2) for _ in range(heads))
+        self.aux_heads = nn.ModuleList(nn.Linear(4, 2) for _ in range(heads))
+        self.main_only = nn.Parameter(torch.randn(2))
+        self.aux_only = nn.Parameter(torch.randn(2))
+        self.double()
+
+    def losses(self, x: Tensor, pair: int = 0) -> tuple[Tensor, Tensor]:
+        features = self.torso(x)
+        main = (self.main_heads[pair](features) + self.main_only).pow(2).mean()
+        aux = (self.aux_heads[pair](features) * self.aux_only - 1.0).pow(2).mean()
+        return main, aux
+
+
+def grads(loss: Tensor, params: list[Tensor]) -> list[Tensor]:
+    return list(torch.autograd.grad(loss, params, retain_graph=True, allow_unused=True))
+
+
+def flat(tensors: list[Tensor]) -> Tensor:
+    return torch.cat([t.reshape(-1) for t in tensors])
+
+
+def expected_grads(net: TwoHeadNet, x: Tensor, gate: str, lam: float, gated: list[Tensor],
+                   pairs: int = 1) -> dict[nn.Parameter, Tensor]:
+    """Every parameter's gradient computed by hand from separate backward passes."""
+    params = list(net.parameters())
+    total = {p: torch.zeros_like(p) for p in params}
+    for pair in range(pairs):
+        main, aux = net.losses(x, pair)
+        g_main, g_aux = grads(main, params), grads(aux, params)
+        for p, gm, ga in zip(params, g_main, g_aux, strict=True):
+            if any(p is q for q in gated):
+                continue
+            total[p] += (0 if gm is None else gm) + (0 if ga is None else lam * ga)
+        sel = [i for i, p in enumerate(params) if any(p is q for q in gated)]
+        update = reference(gate, flat([g_main[i] for i in sel]), flat([g_aux[i] for i in sel]),
+                           lam)
+        for i, piece in zip(sel, update.split([params[i].numel() for i in sel]), strict=True):
+            total[params[i]] += piece.view_as(params[i])
+    return total
+
+
+@pytest.mark.parametrize("gate", STATELESS)
+@pytest.mark.parametrize("lam", [0.3, 2.0])
+def test_shared_main_only_and_aux_only_params_get_the_right_gradient(gate, lam):
+    net, x = TwoHeadNet(), torch.randn(16, 3, dtype=torch.float64)
+    expected = expected_grads(net, x, gate, lam, gated=list(net.torso.parameters()))
+    stats = gated_backward(*net.losses(x), net.parameters(), gate, lam)
+    for name, p in net.named_parameters():
+        torch.testing.assert_close(p.grad, expected[p], msg=name)
+    assert stats.cosine.shape == (1,)
+
+
+@pytest.mark.parametrize("gate", ["cosine", "projection", "pcgrad"])
+def test_scope_gates_only_the_given_params(gate):
+    net, x = TwoHeadNet(), torch.randn(16, 3, dtype=torch.float64)
+    first_layer = list(net.torso[0].parameters())
+    expected = expected_grads(net, x, gate, 1.5, gated=first_layer)
+    gated_backward(*net.losses(x), net.parameters(), gate, 1.5, scope=first_layer)
+    for name, p in net.named_parameters():
+        torch.testing.assert_close(p.grad, expected[p], msg=name)
+
+
+@pytest.mark.parametrize("gate", ["cosine", "projection", "orthogonal"])
+def test_pairs_are_gated_one_by_one_and_summed(gate):
+    net, x = TwoHeadNet(heads=2), torch.randn(16, 3, dtype=torch.float64)
+    expected = expected_grads(net, x, gate, 1.0, gated=list(net.torso.parameters()), pairs=2)
+    (m0, a0), (m1, a1) = net.losses(x, 0), net.losses(x, 1)
+    stats = gated_backward([m0, m1], [a0, a1], net.parameters(), gate, 1.0)
+    for name, p in net.named_parameters():
+        torch.testing.assert_close(p.grad, expected[p], msg=name)
+    assert stats.cosine.shape == (2,) and len(stats.floats()) == 2
+
+
+def test_per_variable_gating_splits_at_parameter_tensors():
+    net, x = TwoHeadNet(), torch.randn(16, 3, dtype=torch.float64)
+    torso = list(net.torso.parameters())
+    main, aux = net.losses(x)
+    g_main, g_aux = grads(main, torso), grads(aux, torso)
+    gated_backward(main, aux, torso, Projection(per="variable"), 2.0)
+    for p, gm, ga in zip(torso, g_main, g_aux, strict=True):
+        expected = reference("projection", gm.reshape(-1), ga.reshape(-1), 2.0)
+        torch.testing.assert_close(p.grad.reshape(-1), expected)
+
+
+def test_gradients_accumulate_like_backward():
+    net, x = TwoHeadNet(), torch.randn(8, 3, dtype=torch.float64)
+    expected = expected_grads(net, x, "projection", 1.0, gated=list(net.torso.parameters()))
+    for p in net.parameters():
+        p.grad = torch.ones_like(p)
+    gated_backward(*net.losses(x), net.parameters(), "projection", 1.0)
+    for p in net.parameters():
+        torch.testing.assert_close(p.grad, expected[p] + 1)
+
+
+def test_params_outside_the_list_are_left_alone():
+    net, x = TwoHeadNet(), torch.randn(8, 3, dtype=torch.float64)
+    gated_backward(*net.losses(x), list(net.torso.parameters()), "cosine", 1.0)
+    assert all(p.grad is None for p in net.main_heads.parameters())
+
+
+def test_stateful_gate_keeps_one_reference_per_pair():
+    net, x = TwoHeadNet(heads=2), torch.randn(8, 3, dtype=torch.float64)
+    gate = make_gate("projection", ema=0.1)
+    (m0, a0), (m1, a1) = net.losses(x, 0), net.losses(x, 1)
+    gated_backward([m0, m1], [a0, a1], net.parameters(), gate, 1.0)
+    assert {k.split(".")[1] for k in gate.state_dict()} == {"0", "1"}
+
+
+def test_graph_is_freed_after_the_call():
+    net, x = TwoHeadNet(), torch.randn(8, 3, dtype=torch.float64)
+    main, aux = net.losses(x)
+    gated_backward(main, aux, net.parameters(), "cosine", 1.0)
+    with pytest.raises(RuntimeError):
+        aux.backward()
+
+
+def bad_calls():
+    net, x = TwoHeadNet(heads=2), torch.randn(8, 3, dtype=torch.float64)
+    (m0, a0), (m1, _) = net.losses(x, 0), net.losses(x, 1)
+    params, torso = list(net.parameters()), list(net.torso.parameters())
+    head_only = net.aux_heads[0](torch.randn(8, 4, dtype=torch.float64)).pow(2).mean()
+    return [
+        (lambda: gated_backward(m0, a0, params, "cosin"), "unknown gate 'cosin'"),
+        (lambda: gated_backward([m0, m1], [a0], params, "cosine"), "2 main losses and 1 aux"),
+        (lambda: gated_backward(m0, head_only, params, "cosine", scope=torso),
+         "aux loss 0 reaches no parameter in scope"),
+        (lambda: gated_backward(m0, a0, params, "cosine", -1.0), "lam must be"),
+        (lambda: gated_backward(m0.expand(2), a0, params, "cosine"), "must be a scalar"),
+        (lambda: gated_backward(m0, a0, [], "cosine"), "params is empty"),
+        (lambda: gated_backward(m0, a0, torso, "cosine", scope=params), "subset of params"),
+        (lambda: gated_backward(m0, a0, params + params[:1], "cosine"), "more than once"),
+        (lambda: gated_backward(m0, a0.detach(), params, "cosine"), "does not require grad"),
+        (lambda: gated_backward(m0, a0, params, "cosine", main_jacobian=[None, None]),
+         "2 entries for 1 loss pairs"),
+        (lambda: gated_backward(m0, a0, params, "attittud"), "needs per-example main grad"),
+    ]
+
+
+@pytest.mark.parametrize("case", range(11))
+def test_bad_arguments_raise_one_clear_value_error(case):
+    call, message = bad_calls()[case]
+    with pytest.raises(ValueError, match=message):
+        call()
