@@ -162,3 +162,11 @@ def test_gated_backward_with_attittud_on_a_network():
 def test_bad_options(kwargs, message):
     with pytest.raises(ValueError, match=message):
         Attittud(**kwargs)
+
+
+def test_zero_jacobian_puts_all_of_g_aux_out_of_span():
+    gm, ga = torch.randn(5, dtype=torch.float64), torch.randn(5, dtype=torch.float64)
+    update, stats = Attittud(k=2, num_examples=3, eta=(0.5, 1, -1))(
+        gm, ga, 2.0, jacobian=lambda m: torch.zeros(m, 5, dtype=torch.float64))
+    torch.testing.assert_close(update, gm + 2.0 * 0.5 * ga)
+    assert torch.isfinite(stats.weight).all()

@@ -19,12 +19,21 @@ Method = Literal["exact", "randomized"]
 def top_singular_basis(jacobian: Tensor, k: int) -> Tensor:
     """The top-``k`` right singular vectors of ``jacobian`` (m x D), as rows, sorted.
 
-    Exact: thin SVD of the m x D matrix, singular values in decreasing order; directions whose
-    singular value is below numerical rank tolerance are dropped, so the result has
-    ``min(k, rank)`` orthonormal rows.
+    Exact, through the small m x m Gram matrix: ``J J^T = U S^2 U^T`` (eigendecomposition in
+    float64), ``V = S^-1 U^T J`` for the ``k`` largest eigenvalues, in decreasing order; then
+    one symmetric re-orthonormalisation ``V <- (V V^T)^-1/2 V`` removes the rounding of the
+    Gram product. Directions below the numerical rank of the Gram matrix are dropped, so the
+    result has ``min(k, rank)`` orthonormal rows. (A thin SVD of the m x D matrix gives the same
+    basis but costs about 20x more for m = 32, D = 1.7M.)
     """
-    _, singular, vh = torch.linalg.svd(jacobian, full_matrices=False)
-    return vh[: min(k, _numerical_rank(singular, jacobian))]
+    gram = (jacobian @ jacobian.T).double()
+    eigenvalues, eigenvectors = torch.linalg.eigh(gram)  # ascending
+    eigenvalues, eigenvectors = eigenvalues.flip(0), eigenvectors.flip(1)
+    rank = _numerical_rank(eigenvalues, gram.shape[0], jacobian.dtype)
+    keep = min(k, rank)
+    u, sigma = eigenvectors[:, :keep], eigenvalues[:keep].sqrt()
+    basis = (u.T / sigma[:, None]).to(jacobian) @ jacobian
+    return _orthonormalize(basis)
 
 
 def randomized_singular_basis(jacobian: Tensor, k: int, generator: torch.Generator,
@@ -39,15 +48,27 @@ def randomized_singular_basis(jacobian: Tensor, k: int, generator: torch.Generat
     pi = torch.randn(sketch_rows, jacobian.shape[0], generator=generator,
                      device=generator.device).to(jacobian)
     q, _ = torch.linalg.qr((pi @ jacobian).T)  # D x s, orthonormal basis of the sketch
-    _, singular, wh = torch.linalg.svd(jacobian @ q, full_matrices=False)
-    return (q @ wh.T).T[: min(k, _numerical_rank(singular, jacobian))]
+    _, singular, wh = torch.linalg.svd((jacobian @ q).double(), full_matrices=False)
+    keep = min(k, _numerical_rank(singular.square(), jacobian.shape[0], jacobian.dtype))
+    return _orthonormalize(wh[:keep].to(q) @ q.T)
 
 
-def _numerical_rank(singular: Tensor, matrix: Tensor) -> int:
-    if singular.numel() == 0:
+def _numerical_rank(eigenvalues: Tensor, m: int, dtype: torch.dtype) -> int:
+    """How many eigenvalues of an m x m Gram matrix (computed in ``dtype``) are not rounding."""
+    if eigenvalues.numel() == 0:
         return 0
-    tol = singular.max() * max(matrix.shape) * torch.finfo(matrix.dtype).eps
-    return int((singular > tol).sum())
+    tol = eigenvalues.max() * m * torch.finfo(dtype).eps
+    return int((eigenvalues > tol).sum())
+
+
+def _orthonormalize(rows: Tensor) -> Tensor:
+    """Symmetric (Loewdin) orthonormalisation ``(R R^T)^-1/2 R``: the nearest orthonormal rows,
+    so a nearly orthonormal, sorted basis keeps its order."""
+    if rows.shape[0] == 0:
+        return rows
+    eigenvalues, eigenvectors = torch.linalg.eigh((rows @ rows.T).double())
+    inverse_sqrt = eigenvectors @ torch.diag(eigenvalues.rsqrt()) @ eigenvectors.T
+    return inverse_sqrt.to(rows) @ rows
 
 
 class Attittud(Gate):
@@ -96,10 +117,9 @@ class Attittud(Gate):
                  jacobian: JacobianThunk | None = None) -> tuple[Tensor, GateStats]:
         lam = torch.as_tensor(lam, dtype=g_main.dtype, device=g_main.device)
         basis = self._basis(g_main, slot, jacobian)
-        p_main, p_aux = basis @ g_main, basis @ g_aux
+        p_main, p_aux = (torch.stack([g_main, g_aux]) @ basis.T).unbind(0)  # (2, D) @ (D, k)
         agree = p_main * p_aux >= 0
-        parts = basis.T @ torch.stack([p_aux * agree, p_aux * ~agree], dim=1)  # D x 2
-        helpful, harmful = parts.unbind(1)
+        helpful, harmful = (torch.stack([p_aux * agree, p_aux * ~agree]) @ basis).unbind(0)
         out_of_span = g_aux - helpful - harmful
         surrogate = (self.eta_orth * out_of_span + self.eta_pos * helpful
                      + self.eta_neg * harmful)

@@ -91,9 +91,9 @@ def gated_backward(
                 grad = g_main[j] + lam * g_aux[j]
             total[j] = total[j] + grad if j in total else grad
 
-    for j, grad in total.items():
+    for j, grad in total.items():  # fresh tensors (or views of the fresh update): no copy
         p = params[j]
-        p.grad = grad.detach().clone() if p.grad is None else p.grad + grad.detach()
+        p.grad = grad.detach() if p.grad is None else p.grad + grad.detach()
     return GateStats.concat(stats)
 
 

@@ -1,0 +1,1 @@
+"""Supervised adapters: toy problems, synthetic regression, class pairs; a tiny trainer."""
