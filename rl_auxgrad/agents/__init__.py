@@ -1,0 +1,1 @@
+"""Networks and the learner's loss functions (GAE, PPO, A2C, teacher KL)."""
