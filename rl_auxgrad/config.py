@@ -1,0 +1,234 @@
+"""The typed run configuration: dataclasses with a docstring per field, YAML files and
+``key=value`` overrides merged by OmegaConf, and validation in one place.
+
+Precedence, lowest first: the defaults below, the defaults of the chosen algorithm
+(:data:`ALGO_DEFAULTS`, e.g. A2C's), the YAML file, the command-line overrides.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from omegaconf import OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
+GATE_NAMES = ("single", "multitask", "kl_only", "cosine", "cosine_unweighted", "projection",
+              "orthogonal", "pcgrad", "attittud")
+
+
+class ConfigError(ValueError):
+    """A bad configuration: the message names the key, the value and the fix."""
+
+
+@dataclass
+class EnvConfig:
+    id: str = "Breakout"
+    """Breakout, MsPacman, Breakout+MsPacman (num_envs of each, one batch), or a gymnasium id
+    such as CartPole-v1."""
+    num_envs: int = 8
+    """Environments stepped as one batch (per game in multi-game mode)."""
+    sticky_actions: float = 0.25
+    """Probability that the ALE repeats the previous action (ALE v5 default: 0.25)."""
+    life_loss_terminal: bool = True
+    """Treat a lost life as the end of an episode for learning (never for the logged score)."""
+    frame_stack: int = 4
+    frameskip: int = 4
+    noop_max: int = 30
+    """Up to this many no-op actions at the start of an episode."""
+    threads: int = 0
+    """Threads of the ALE's C++ vector env; 0 lets it choose."""
+
+
+@dataclass
+class AgentConfig:
+    algo: str = "ppo"
+    """ppo or a2c; a2c starts from ALGO_DEFAULTS['a2c'] (SB3 zoo's Atari settings)."""
+    torso: str = "auto"
+    """nature, impala or mlp; auto picks nature for Atari frames, mlp for vectors."""
+    learning_rate: float = 2.5e-4
+    anneal_lr: bool = True
+    """Decay the learning rate linearly to 0 over total_steps."""
+    optimizer: str = "adam"
+    """adam (PPO, eps 1e-5) or rmsprop (A2C, alpha 0.99, eps 1e-5)."""
+    num_steps: int = 128
+    """Rollout length per environment."""
+    num_minibatches: int = 4
+    update_epochs: int = 4
+    gamma: float = 0.99
+    gae_lambda: float = 0.95
+    clip_coef: float = 0.1
+    clip_vloss: bool = True
+    ent_coef: float = 0.01
+    vf_coef: float = 0.5
+    max_grad_norm: float = 0.5
+    norm_adv: bool = True
+    clip_rewards: bool = True
+    """Clip rewards to their sign for learning (Atari); logged returns stay real scores."""
+
+
+@dataclass
+class TeacherConfig:
+    path: str | None = None
+    """A teacher directory or Stable-Baselines3 zip; none trains without a teacher."""
+    lam: float = 1.0
+    """Weight of the teacher's KL (lambda)."""
+    lam_schedule: str = "constant"
+    """constant, or linear: lambda decays to 0 over lam_decay_steps (kickstarting)."""
+    lam_decay_steps: int = 0
+    temperature: float = 1.0
+    """Softens both policies in KL(teacher || student)."""
+    head: str = "shared"
+    """shared: the KL acts on the policy logits; separate: a distillation head of its own, so
+    exactly the torso is shared."""
+
+
+@dataclass
+class AttittudConfig:
+    k: int = 10
+    num_examples: int = 32
+    eta: list[float] = field(default_factory=lambda: [1.0, 1.0, 0.0])
+    """(eta_orth, eta_pos, eta_neg)."""
+    eta_main: float = 1.0
+    recompute_every: int = 5
+    method: str = "exact"
+
+
+@dataclass
+class GateConfig:
+    name: str = "cosine"
+    """single (RL alone), multitask (RL + KL), kl_only, cosine, cosine_unweighted,
+    projection, orthogonal, pcgrad or attittud."""
+    ema: float | None = None
+    """Compare with a bias-corrected EMA of the main gradient (e.g. 0.01) instead of the
+    current one (cosine, cosine_unweighted, projection, orthogonal)."""
+    per: str = "whole"
+    """whole: one gate on all gated parameters; variable: one per parameter tensor."""
+    threshold: float = 0.0
+    """cosine_unweighted uses the teacher when cos > threshold."""
+    scope: str = "shared"
+    """shared: gate every parameter both losses reach; torso: only the torso."""
+    reference: str = "policy"
+    """policy: compare the KL gradient with the policy part of the RL loss (surrogate +
+    entropy) and add the value gradient ungated; full: with the whole actor-critic loss."""
+    attittud: AttittudConfig = field(default_factory=AttittudConfig)
+
+
+@dataclass
+class TrainConfig:
+    name: str = ""
+    """Run name: runs/<name>/; empty derives one from env, gate and seed."""
+    seed: int = 1
+    total_steps: int = 10_000_000
+    """Agent steps summed over environments (frames = 4x for Atari)."""
+    device: str = "auto"
+    """auto (cuda when available), cpu or cuda."""
+    deterministic: bool = False
+    """torch deterministic algorithms and one thread: bit-exact reruns on CPU."""
+    checkpoint_every: int = 100_000
+    """Agent steps between checkpoints (always one at the end)."""
+    runs_dir: str = "runs"
+    env: EnvConfig = field(default_factory=EnvConfig)
+    agent: AgentConfig = field(default_factory=AgentConfig)
+    teacher: TeacherConfig = field(default_factory=TeacherConfig)
+    gate: GateConfig = field(default_factory=GateConfig)
+
+
+ALGO_DEFAULTS: dict[str, dict[str, Any]] = {
+    "ppo": {},
+    "a2c": {"agent": {"learning_rate": 7e-4, "optimizer": "rmsprop", "num_steps": 5,
+                      "num_minibatches": 1, "update_epochs": 1, "gae_lambda": 1.0,
+                      "vf_coef": 0.25, "norm_adv": False}, "env": {"num_envs": 16}},
+}
+
+
+def load_config(path: str | Path | None = None, overrides: list[str] | None = None
+                ) -> TrainConfig:
+    """Merges the defaults, the algorithm's defaults, a YAML file and ``key=value`` overrides,
+    then validates. Raises :class:`ConfigError` with one clear message."""
+    try:
+        layers = [OmegaConf.load(path)] if path is not None else []
+        layers.append(OmegaConf.from_dotlist(overrides or []))
+        merged = OmegaConf.merge(OmegaConf.structured(TrainConfig), *layers)
+        algo = merged.agent.algo
+        if algo not in ALGO_DEFAULTS:
+            raise ConfigError(f"agent.algo={algo!r} is unknown: choose ppo or a2c")
+        merged = OmegaConf.merge(OmegaConf.structured(TrainConfig), ALGO_DEFAULTS[algo], *layers)
+        config: TrainConfig = OmegaConf.to_object(merged)  # type: ignore[assignment]
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path} does not exist") from None
+    except OmegaConfBaseException as error:
+        raise ConfigError(_describe(error)) from None
+    validate(config)
+    return config
+
+
+def _describe(error: OmegaConfBaseException) -> str:
+    key = getattr(error, "full_key", None)
+    first = str(error).splitlines()[0]
+    if "not in" in first and key:
+        return f"unknown config key {key!r}: check the spelling (see configs/ for examples)"
+    return f"bad value for {key}: {first}" if key else first
+
+
+def validate(config: TrainConfig) -> None:
+    """Checks values that types cannot: ranges and choices. Raises :class:`ConfigError`."""
+    checks: list[tuple[bool, str]] = [
+        (config.total_steps > 0, f"total_steps must be > 0, got {config.total_steps}"),
+        (config.checkpoint_every > 0,
+         f"checkpoint_every must be > 0, got {config.checkpoint_every}"),
+        (config.device in ("auto", "cpu", "cuda") or config.device.startswith("cuda:"),
+         f"device must be auto, cpu or cuda, got {config.device!r}"),
+        (config.env.num_envs >= 1, f"env.num_envs must be >= 1, got {config.env.num_envs}"),
+        (0.0 <= config.env.sticky_actions <= 1.0,
+         f"env.sticky_actions must be in [0, 1], got {config.env.sticky_actions}"),
+        (config.agent.torso in ("auto", "nature", "impala", "mlp"),
+         f"agent.torso must be auto, nature, impala or mlp, got {config.agent.torso!r}"),
+        (config.agent.optimizer in ("adam", "rmsprop"),
+         f"agent.optimizer must be adam or rmsprop, got {config.agent.optimizer!r}"),
+        (config.agent.learning_rate > 0,
+         f"agent.learning_rate must be > 0, got {config.agent.learning_rate}"),
+        (config.agent.num_steps >= 1,
+         f"agent.num_steps must be >= 1, got {config.agent.num_steps}"),
+        (config.agent.num_minibatches >= 1 and config.agent.update_epochs >= 1,
+         "agent.num_minibatches and agent.update_epochs must be >= 1"),
+        ((config.env.num_envs * config.agent.num_steps) % config.agent.num_minibatches == 0,
+         f"the batch (env.num_envs x agent.num_steps = "
+         f"{config.env.num_envs * config.agent.num_steps}) must split into "
+         f"agent.num_minibatches={config.agent.num_minibatches} equal minibatches"),
+        (0.0 < config.agent.gamma <= 1.0 and 0.0 <= config.agent.gae_lambda <= 1.0,
+         "agent.gamma must be in (0, 1] and agent.gae_lambda in [0, 1]"),
+        (config.teacher.lam >= 0, f"teacher.lam must be >= 0, got {config.teacher.lam}"),
+        (config.teacher.lam_schedule in ("constant", "linear"),
+         f"teacher.lam_schedule must be constant or linear, got "
+         f"{config.teacher.lam_schedule!r}"),
+        (config.teacher.lam_schedule == "constant" or config.teacher.lam_decay_steps > 0,
+         "teacher.lam_schedule=linear needs teacher.lam_decay_steps > 0"),
+        (config.teacher.temperature > 0,
+         f"teacher.temperature must be > 0, got {config.teacher.temperature}"),
+        (config.teacher.head in ("shared", "separate"),
+         f"teacher.head must be shared or separate, got {config.teacher.head!r}"),
+        (config.gate.name in GATE_NAMES,
+         f"gate.name={config.gate.name!r} is unknown: choose one of {', '.join(GATE_NAMES)}"),
+        (config.gate.ema is None or 0.0 < config.gate.ema <= 1.0,
+         f"gate.ema must be in (0, 1] or null, got {config.gate.ema}"),
+        (config.gate.per in ("whole", "variable"),
+         f"gate.per must be whole or variable, got {config.gate.per!r}"),
+        (config.gate.scope in ("shared", "torso"),
+         f"gate.scope must be shared or torso, got {config.gate.scope!r}"),
+        (config.gate.reference in ("policy", "full"),
+         f"gate.reference must be policy or full, got {config.gate.reference!r}"),
+        (len(config.gate.attittud.eta) == 3,
+         "gate.attittud.eta must have three entries: [eta_orth, eta_pos, eta_neg]"),
+    ]
+    for ok, message in checks:
+        if not ok:
+            raise ConfigError(message)
+    if config.teacher.path is not None and config.teacher.path.lower() == "none":
+        config.teacher.path = None
+
+
+def to_yaml(config: TrainConfig) -> str:
+    """The resolved configuration as YAML (written to runs/<name>/config.yaml)."""
+    return OmegaConf.to_yaml(OmegaConf.structured(config))
