@@ -1,0 +1,240 @@
+"""The actor-critic learner: rollouts, GAE, PPO / A2C minibatch epochs, and the teacher's KL
+gated against the RL loss on the parameters they share.
+
+One update, top to bottom (CleanRL's order): ``collect`` steps the vector env ``num_steps``
+times; the teacher's logits are computed once for the whole rollout; ``learn`` computes GAE
+and then, per minibatch, the RL loss (main) and KL(teacher || student) (auxiliary) and calls
+:func:`rl_auxgrad.gating.gated_backward`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from rl_auxgrad.agents.losses import a2c_terms, compute_gae, ppo_terms, teacher_kl
+from rl_auxgrad.agents.networks import ActorCritic, make_torso
+from rl_auxgrad.config import ConfigError, GateConfig, TrainConfig
+from rl_auxgrad.envs import EnvSpec, Episode, VectorEnv
+from rl_auxgrad.envs.device import ObsToDevice
+from rl_auxgrad.gating import Attittud, Gate, GateStats, gated_backward, make_gate
+
+Teacher = Callable[[Tensor, Tensor], Tensor]
+"""``teacher(obs, game_ids) -> logits`` over the student's actions, computed without grad."""
+
+EMA_GATES = ("cosine", "cosine_unweighted", "projection", "orthogonal")
+
+
+def build_gate(config: GateConfig) -> Gate | None:
+    """The gate object for ``config``; None for kl_only (no gating: pure distillation)."""
+    if config.name == "kl_only":
+        return None
+    options: dict = {}
+    if config.ema is not None:
+        if config.name not in EMA_GATES:
+            raise ConfigError(f"gate.ema applies to {', '.join(EMA_GATES)}, not {config.name}")
+        options["ema"] = config.ema
+    if config.name in EMA_GATES:
+        options["per"] = config.per
+    if config.name == "cosine_unweighted":
+        options["threshold"] = config.threshold
+    if config.name == "attittud":
+        a = config.attittud
+        return Attittud(k=a.k, num_examples=a.num_examples, eta=tuple(a.eta),
+                        eta_main=a.eta_main, recompute_every=a.recompute_every, method=a.method)
+    return make_gate(config.name, **options)
+
+
+@dataclass
+class Rollout:
+    """One rollout, ``(T, N, ...)`` tensors on the learner's device."""
+
+    obs: Tensor
+    actions: Tensor
+    logprobs: Tensor
+    values: Tensor
+    rewards: Tensor
+    dones: Tensor
+    game_ids: Tensor  # (N,)
+    next_value: Tensor  # (N,)
+    teacher_logits: Tensor | None = None
+
+
+class Learner:
+    """PPO / A2C on a vector env, with an optional teacher gated on the shared parameters."""
+
+    def __init__(self, config: TrainConfig, spec: EnvSpec, device: torch.device,
+                 teacher: Teacher | None = None) -> None:
+        self.config, self.spec, self.device, self.teacher = config, spec, device, teacher
+        torso_name = config.agent.torso
+        if torso_name == "auto":
+            torso_name = "nature" if spec.is_atari else "mlp"
+        self.channels_last = torso_name != "mlp"
+        agent = ActorCritic(make_torso(torso_name, spec.obs_shape), spec.num_actions,
+                            len(spec.games), config.teacher.head == "separate")
+        self.agent = agent.to(device, memory_format=torch.channels_last
+                              if self.channels_last else torch.contiguous_format)
+        a = config.agent
+        if a.optimizer == "adam":
+            self.optimizer: torch.optim.Optimizer = torch.optim.Adam(
+                self.agent.parameters(), lr=a.learning_rate, eps=1e-5)
+        else:
+            self.optimizer = torch.optim.RMSprop(self.agent.parameters(), lr=a.learning_rate,
+                                                 alpha=0.99, eps=1e-5)
+        self.gate = build_gate(config.gate) if teacher is not None else None
+        self.scope = (list(self.agent.torso.parameters()) if config.gate.scope == "torso"
+                      else None)
+        self.to_device = ObsToDevice(device, channels_last=self.channels_last)
+        self.game_ids = torch.tensor(spec.game_ids, device=device)
+        self.generator = torch.Generator().manual_seed(config.seed)
+        self.global_step = 0
+
+    # ----------------------------------------------------------------------------- rollout
+    @torch.no_grad()
+    def collect(self, env: VectorEnv, obs: np.ndarray) -> tuple[Rollout, np.ndarray,
+                                                                list[Episode]]:
+        """Steps ``env`` for ``num_steps``; returns the rollout, the next obs, and the real
+        episodes that ended."""
+        steps, n = self.config.agent.num_steps, self.spec.num_envs
+        observations, actions, logprobs, values, rewards, dones = [], [], [], [], [], []
+        episodes: list[Episode] = []
+        for _ in range(steps):
+            obs_t = self.to_device(obs)
+            out = self.agent(obs_t, self.game_ids)
+            action = _sample(out.logits, self.generator)
+            step = env.step(action.cpu().numpy())
+            observations.append(obs_t)
+            actions.append(action)
+            logprobs.append(torch.log_softmax(out.logits, -1).gather(
+                -1, action[:, None]).squeeze(-1))
+            values.append(out.value)
+            rewards.append(torch.as_tensor(step.reward, device=self.device))
+            dones.append(torch.as_tensor(step.done, device=self.device))
+            episodes += step.episodes
+            obs = step.obs
+            self.global_step += n
+        next_value = self.agent(self.to_device(obs), self.game_ids).value
+        rollout = Rollout(torch.stack(observations), torch.stack(actions),
+                          torch.stack(logprobs), torch.stack(values), torch.stack(rewards),
+                          torch.stack(dones), self.game_ids, next_value)
+        if self.teacher is not None:
+            flat = rollout.obs.flatten(0, 1)
+            rollout.teacher_logits = self.teacher(flat, self.game_ids.repeat(steps)).view(
+                steps, n, -1)
+        return rollout, obs, episodes
+
+    # ------------------------------------------------------------------------------ update
+    def lam(self) -> float:
+        """The teacher's weight now: constant, or linearly decayed to 0 (kickstarting)."""
+        t = self.config.teacher
+        if t.lam_schedule == "linear":
+            return t.lam * max(0.0, 1.0 - self.global_step / t.lam_decay_steps)
+        return t.lam
+
+    def learn(self, rollout: Rollout) -> dict[str, float]:
+        """GAE, then ``update_epochs`` passes of minibatch updates. Returns mean statistics."""
+        a = self.config.agent
+        if a.anneal_lr:
+            frac = max(0.0, 1.0 - self.global_step / self.config.total_steps)
+            for group in self.optimizer.param_groups:
+                group["lr"] = frac * a.learning_rate
+        rewards = rollout.rewards.sign() if a.clip_rewards else rollout.rewards
+        advantages, returns = compute_gae(rewards.float(), rollout.values, rollout.dones,
+                                          rollout.next_value, a.gamma, a.gae_lambda)
+        flat = {
+            "obs": rollout.obs.flatten(0, 1), "actions": rollout.actions.flatten(0, 1),
+            "logprobs": rollout.logprobs.flatten(0, 1), "values": rollout.values.flatten(0, 1),
+            "advantages": advantages.flatten(0, 1), "returns": returns.flatten(0, 1),
+            "games": rollout.game_ids.repeat(rollout.obs.shape[0]),
+        }
+        if rollout.teacher_logits is not None:
+            flat["teacher"] = rollout.teacher_logits.flatten(0, 1)
+        batch = flat["obs"].shape[0]
+        size = batch // a.num_minibatches
+        stats: list[dict[str, Tensor]] = []
+        lam = self.lam()
+        for _ in range(a.update_epochs):
+            order = torch.randperm(batch, generator=self.generator).to(self.device)
+            for index in order.split(size):
+                stats.append(self._minibatch({k: v[index] for k, v in flat.items()}, lam))
+        keys = stats[0].keys()
+        means = torch.stack([torch.stack([s[k] for s in stats]).mean() for k in keys]).tolist()
+        return dict(zip(keys, means, strict=True)) | {"lam": lam,
+                                                      "lr": self.optimizer.param_groups[0]["lr"]}
+
+    def _minibatch(self, mb: dict[str, Tensor], lam: float) -> dict[str, Tensor]:
+        a = self.config.agent
+        out = self.agent(mb["obs"], mb["games"])
+        advantages = mb["advantages"]
+        if a.norm_adv and advantages.numel() > 1:
+            advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
+        if a.algo == "ppo":
+            terms = ppo_terms(out.logits, mb["actions"], mb["logprobs"], advantages, out.value,
+                              mb["values"], mb["returns"], a.clip_coef, a.clip_vloss)
+        else:
+            terms = a2c_terms(out.logits, mb["actions"], advantages, out.value, mb["returns"])
+        policy = terms.policy - a.ent_coef * terms.entropy
+        value = a.vf_coef * terms.value
+        self.optimizer.zero_grad(set_to_none=True)
+        stats = {"losses/policy": terms.policy.mean().detach(),
+                 "losses/value": terms.value.mean().detach(),
+                 "losses/entropy": terms.entropy.mean().detach(),
+                 "losses/approx_kl": terms.approx_kl.mean(),
+                 "losses/clipfrac": terms.clipfrac.mean()}
+        if self.teacher is None:
+            (policy.mean() + value.mean()).backward()
+        else:
+            kl = teacher_kl(out.distill_logits, mb["teacher"], self.config.teacher.temperature)
+            stats |= self._teacher_backward(policy, value, kl, mb["games"], lam)
+        nn.utils.clip_grad_norm_(self.agent.parameters(), a.max_grad_norm)
+        self.optimizer.step()
+        return stats
+
+    def _teacher_backward(self, policy: Tensor, value: Tensor, kl: Tensor, games: Tensor,
+                          lam: float) -> dict[str, Tensor]:
+        """Backpropagates RL + KL through the gate: one (RL loss, KL) pair per game, each game's
+        losses averaged over its samples and weighted 1/games, so that with one game (or
+        balanced games) the pairs add up to the batch means."""
+        stats = {"losses/teacher_kl": kl.mean().detach()}
+        if self.gate is None:  # kl_only: pure distillation, the value head still learns
+            (value.mean() + lam * kl.mean()).backward()
+            return stats
+        games_count = len(self.spec.games)
+        masks = [games == g for g in range(games_count)]
+        auxes = [kl[m].mean() / games_count for m in masks]
+        if self.config.gate.reference == "full":  # the papers' literal L_main
+            mains = [(policy[m].mean() + value[m].mean()) / games_count for m in masks]
+        else:  # compare with the policy part only; the value gradient is added ungated
+            mains = [policy[m].mean() / games_count for m in masks]
+            value.mean().backward(retain_graph=True)
+        gate_stats: GateStats = gated_backward(mains, auxes, self.agent.parameters(), self.gate,
+                                               lam, scope=self.scope)
+        stats["gate/cosine"] = gate_stats.cosine.mean()
+        stats["gate/weight"] = gate_stats.weight.mean()
+        stats["gate/main_norm"] = gate_stats.main_norm.mean()
+        stats["gate/aux_norm"] = gate_stats.aux_norm.mean()
+        stats["gate/applied_norm"] = gate_stats.applied_norm.mean()
+        if games_count > 1:
+            for g, game in enumerate(self.spec.games):
+                stats[f"losses/teacher_kl/{game}"] = auxes[g].detach() * games_count
+                stats[f"gate/cosine/{game}"] = gate_stats.cosine[g]
+                stats[f"gate/weight/{game}"] = gate_stats.weight[g]
+        return stats
+
+    # ----------------------------------------------------------------------- checkpointing
+    def state_dict(self) -> dict:
+        return {"agent": self.agent.state_dict(), "optimizer": self.optimizer.state_dict(),
+                "gate": {} if self.gate is None else self.gate.state_dict(),
+                "generator": self.generator.get_state(), "global_step": self.global_step}
+
+
+def _sample(logits: Tensor, generator: torch.Generator) -> Tensor:
+    """Samples actions from categorical ``logits`` with the learner's own generator (Gumbel-max,
+    so the draw is reproducible and independent of other users of the global RNG)."""
+    uniform = torch.rand(logits.shape, generator=generator).to(logits.device)
+    return (logits - torch.log(-torch.log(uniform.clamp_min(1e-20)))).argmax(-1)
+

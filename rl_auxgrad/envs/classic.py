@@ -1,0 +1,56 @@
+"""Gymnasium environments with vector observations (classic control, e.g. CartPole-v1)."""
+
+from __future__ import annotations
+
+import gymnasium as gym
+import numpy as np
+import torch
+
+from .core import EnvSpec, EpisodeTracker, StepResult, VectorEnv, check_actions, check_seed
+
+
+class ClassicEnv(VectorEnv):
+    """``num_envs`` copies of a gymnasium env in one process (sync), autoreset on the same step.
+
+    Observations are returned as float32; the env must have a discrete action space.
+    """
+
+    def __init__(self, env_id: str, num_envs: int, *, seed: int) -> None:
+        same_step = {"autoreset_mode": gym.vector.AutoresetMode.SAME_STEP}
+        self._env = gym.make_vec(env_id, num_envs, vectorization_mode="sync",
+                                 vector_kwargs=same_step)
+        action_space, obs_space = self._env.single_action_space, self._env.single_observation_space
+        if not isinstance(action_space, gym.spaces.Discrete) or not isinstance(
+                obs_space, gym.spaces.Box):
+            self._env.close()
+            raise ValueError(f"{env_id} has actions {action_space} and observations {obs_space}: "
+                             "rl_auxgrad needs discrete actions and Box observations "
+                             "(e.g. CartPole-v1, Acrobot-v1)")
+        game_ids = np.zeros(num_envs, dtype=np.int64)
+        game_ids.flags.writeable = False
+        self.spec = EnvSpec(games=(env_id,), obs_shape=tuple(obs_space.shape),
+                            obs_dtype=torch.float32, num_actions=int(action_space.n),
+                            action_meanings=(), num_envs=num_envs, game_ids=game_ids,
+                            is_atari=False)
+        self.seed = seed
+        self._tracker = EpisodeTracker(self.spec.games, game_ids)
+        self._started = False
+
+    def reset(self, seed: int | None = None) -> np.ndarray:
+        """Reset every env; env ``i`` is seeded with ``seed + i``."""
+        obs, _ = self._env.reset(seed=check_seed(self.seed if seed is None else seed))
+        self._tracker.reset()
+        self._started = True
+        return obs.astype(np.float32, copy=False)
+
+    def step(self, actions: np.ndarray) -> StepResult:
+        if not self._started:
+            raise RuntimeError("call reset(seed) before step(actions)")
+        obs, reward, terminated, truncated, _ = self._env.step(check_actions(actions, self.spec))
+        done = terminated | truncated
+        reward = reward.astype(np.float32)
+        return StepResult(obs.astype(np.float32, copy=False), reward, done,
+                          self._tracker.update(reward, done))
+
+    def close(self) -> None:
+        self._env.close()

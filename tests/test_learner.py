@@ -1,0 +1,87 @@
+"""The learner on CartPole: one update per gate, the ungated value gradient, distillation."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from rl_auxgrad.agents.learner import Learner
+from rl_auxgrad.agents.networks import ActorCritic, make_torso
+from rl_auxgrad.config import ConfigError, load_config
+from rl_auxgrad.envs import make_vector_env
+
+BASE = ["env.id=CartPole-v1", "env.num_envs=2", "agent.num_steps=32", "total_steps=10000"]
+
+
+def fixed_teacher(seed: int = 123) -> ActorCritic:
+    torch.manual_seed(seed)
+    teacher = ActorCritic(make_torso("mlp", (4,)), num_actions=2)
+    for head in teacher.policy_heads:
+        torch.nn.init.normal_(head.weight, std=1.0)  # a confident, arbitrary policy
+    return teacher
+
+
+def teacher_fn(teacher: ActorCritic):
+    @torch.no_grad()
+    def logits(obs: torch.Tensor, games: torch.Tensor) -> torch.Tensor:
+        return teacher(obs, games).logits
+    return logits
+
+
+def one_update(overrides: list[str], teacher=None) -> tuple[Learner, dict[str, float]]:
+    config = load_config(None, [*BASE, *overrides])
+    torch.manual_seed(config.seed)
+    env = make_vector_env(config.env.id, config.env.num_envs, seed=config.seed)
+    learner = Learner(config, env.spec, torch.device("cpu"), teacher)
+    rollout, _, _ = learner.collect(env, env.reset())
+    return learner, learner.learn(rollout)
+
+
+@pytest.mark.parametrize("gate", ["single", "multitask", "cosine", "cosine_unweighted",
+                                  "projection", "orthogonal", "pcgrad", "kl_only"])
+@pytest.mark.parametrize("reference", ["policy", "full"])
+def test_every_gate_runs_and_reports_finite_stats(gate, reference):
+    learner, stats = one_update([f"gate.name={gate}", f"gate.reference={reference}"],
+                                teacher_fn(fixed_teacher()))
+    assert learner.global_step == 64
+    assert all(math.isfinite(v) for v in stats.values())
+    assert "losses/teacher_kl" in stats
+    assert ("gate/cosine" in stats) == (gate != "kl_only")
+
+
+def test_gate_single_with_a_teacher_is_rl_alone():
+    """The value gradient is added ungated and the KL ignored: same weights as no teacher."""
+    alone, _ = one_update([])
+    gated, stats = one_update(["gate.name=single"], teacher_fn(fixed_teacher()))
+    for (name, a), b in zip(alone.agent.state_dict().items(), gated.agent.state_dict().values(),
+                            strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6, msg=name)
+    assert stats["gate/weight"] == 0.0
+
+
+def test_kl_only_moves_the_student_towards_the_teacher():
+    teacher = fixed_teacher()
+    config = load_config(None, [*BASE, "gate.name=kl_only", "teacher.lam=1",
+                                "agent.learning_rate=0.01", "agent.anneal_lr=false"])
+    env = make_vector_env(config.env.id, config.env.num_envs, seed=config.seed)
+    learner = Learner(config, env.spec, torch.device("cpu"), teacher_fn(teacher))
+    obs = env.reset()
+    kls = []
+    for _ in range(5):
+        rollout, obs, _ = learner.collect(env, obs)
+        kls.append(learner.learn(rollout)["losses/teacher_kl"])
+    assert kls[-1] < 0.5 * kls[0]
+
+
+def test_lambda_decays_linearly_for_kickstarting():
+    _, stats = one_update(["teacher.lam=2", "teacher.lam_schedule=linear",
+                           "teacher.lam_decay_steps=128", "gate.name=multitask"],
+                          teacher_fn(fixed_teacher()))
+    assert stats["lam"] == pytest.approx(2 * (1 - 64 / 128))
+
+
+def test_ema_on_a_gate_without_a_reference_is_refused():
+    with pytest.raises(ConfigError, match=r"gate\.ema applies to"):
+        one_update(["gate.name=pcgrad", "gate.ema=0.01"], teacher_fn(fixed_teacher()))
