@@ -274,3 +274,28 @@ def test_obs_to_device_float_vectors() -> None:
     np.testing.assert_array_equal(out.numpy(), obs)
     with pytest.raises(ValueError, match="channels_last needs 4-D"):
         ObsToDevice("cpu", channels_last=True)(obs)
+
+
+def test_cartpole_state_round_trips_for_an_exact_resume():
+    rng = np.random.default_rng(0)
+    actions = rng.integers(0, 2, size=(60, 3))
+    original = make_vector_env("CartPole-v1", 3, seed=5)
+    original.reset()
+    for a in actions[:25]:
+        original.step(a)
+    restored = make_vector_env("CartPole-v1", 3, seed=99)
+    restored.reset()
+    restored.load_state_dict(original.state_dict())
+    for a in actions[25:]:
+        x, y = original.step(a), restored.step(a)
+        np.testing.assert_array_equal(x.obs, y.obs)
+        np.testing.assert_array_equal(x.done, y.done)
+        assert x.episodes == y.episodes
+
+
+def test_atari_state_cannot_be_saved():
+    env = make_vector_env("Breakout", 1, seed=0, threads=1)
+    assert env.state_dict() is None
+    with pytest.raises(ValueError, match="cannot restore"):
+        env.load_state_dict({})
+    env.close()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import gymnasium as gym
 import numpy as np
 import torch
@@ -54,3 +56,38 @@ class ClassicEnv(VectorEnv):
 
     def close(self) -> None:
         self._env.close()
+
+    def state_dict(self) -> dict[str, Any]:
+        """Physical state, RNG, time-limit counter and running episode of each env, for the
+        classic-control envs (they keep their state in ``unwrapped.state``)."""
+        envs = []
+        for env in self._env.envs:
+            core = env.unwrapped
+            if not hasattr(core, "state"):
+                raise ValueError(f"{self.spec.games[0]} keeps no .state: it cannot be resumed")
+            state = np.asarray(core.state)
+            envs.append({"state": state.tolist(), "dtype": str(state.dtype),
+                         "steps_beyond_terminated": getattr(core, "steps_beyond_terminated", None),
+                         "elapsed_steps": _time_limit(env)._elapsed_steps,
+                         "rng": core.np_random.bit_generator.state})
+        return {"envs": envs, "score": self._tracker.score.tolist(),
+                "length": self._tracker.length.tolist()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        if not self._started or len(state["envs"]) != self.spec.num_envs:
+            raise ValueError(f"restore needs a reset env with {len(state['envs'])} copies")
+        for env, saved in zip(self._env.envs, state["envs"], strict=True):
+            core = env.unwrapped
+            core.state = np.array(saved["state"], dtype=saved["dtype"])
+            if hasattr(core, "steps_beyond_terminated"):
+                core.steps_beyond_terminated = saved["steps_beyond_terminated"]
+            _time_limit(env)._elapsed_steps = saved["elapsed_steps"]
+            core.np_random.bit_generator.state = saved["rng"]
+        self._tracker.score[:] = state["score"]
+        self._tracker.length[:] = state["length"]
+
+
+def _time_limit(env: gym.Env) -> gym.wrappers.TimeLimit:
+    while not isinstance(env, gym.wrappers.TimeLimit):
+        env = env.env  # type: ignore[attr-defined]
+    return env

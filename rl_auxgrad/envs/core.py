@@ -5,6 +5,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from types import TracebackType
+from typing import Any
 
 import numpy as np
 import torch
@@ -74,6 +75,16 @@ class VectorEnv(ABC):
     @abstractmethod
     def close(self) -> None:
         """Release the environments."""
+
+    def state_dict(self) -> dict[str, Any] | None:
+        """The environments' state for an exact resume (JSON values), or None where it cannot be
+        saved: the ALE's C++ vector env does not expose its emulators, so a resumed Atari run
+        re-seeds its environments instead."""
+        return None
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restores :meth:`state_dict` after :meth:`reset`."""
+        raise ValueError(f"{type(self).__name__} cannot restore environment state")
 
     def __enter__(self) -> VectorEnv:
         return self
