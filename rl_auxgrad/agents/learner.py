@@ -227,9 +227,18 @@ class Learner:
 
     # ----------------------------------------------------------------------- checkpointing
     def state_dict(self) -> dict:
+        """Everything an exact resume needs: weights, optimizer, gate state, RNG, step."""
         return {"agent": self.agent.state_dict(), "optimizer": self.optimizer.state_dict(),
                 "gate": {} if self.gate is None else self.gate.state_dict(),
                 "generator": self.generator.get_state(), "global_step": self.global_step}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.agent.load_state_dict(state["agent"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        if self.gate is not None:
+            self.gate.load_state_dict(state["gate"])
+        self.generator.set_state(state["generator"])
+        self.global_step = state["global_step"]
 
 
 def _sample(logits: Tensor, generator: torch.Generator) -> Tensor:

@@ -1,0 +1,97 @@
+"""``python -m rl_auxgrad.train``: exact resume, bad input, divergence, tensorboard tags."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+from rl_auxgrad import train as train_module
+from rl_auxgrad.agents.networks import ActorCritic, make_torso
+from rl_auxgrad.checkpoint import load_state
+from rl_auxgrad.envs import make_vector_env
+from rl_auxgrad.teachers import save_teacher
+
+CONFIG = str(Path(__file__).parents[1] / "configs" / "cartpole.yaml")
+
+
+def run(tmp_path: Path, *args: str) -> int:
+    return train_module.main(["--config", CONFIG, f"runs_dir={tmp_path}", "--no-progress",
+                              *args])
+
+
+def weights(directory: Path) -> dict[str, torch.Tensor]:
+    return load_state(directory / "checkpoint.safetensors")["learner"]["agent"]
+
+
+def make_teacher(tmp_path: Path, game: str = "CartPole-v1") -> Path:
+    env = make_vector_env(game, 1, seed=0)
+    torch.manual_seed(0)
+    agent = ActorCritic(make_torso("mlp", env.spec.obs_shape), env.spec.num_actions)
+    return save_teacher(tmp_path / "teacher", agent, env.spec, "mlp", {"score": 0.0})
+
+
+def test_resume_ends_with_the_same_weights_as_an_uninterrupted_run(tmp_path):
+    common = ["total_steps=3072", "deterministic=true", "checkpoint_every=1024"]
+    assert run(tmp_path, *common, "name=full") == 0
+    assert run(tmp_path, *common, "name=cut", "--stop-after", "1024") == 0
+    assert load_state(tmp_path / "cut" / "checkpoint.safetensors")["learner"][
+        "global_step"] == 1024
+    assert train_module.main(["--resume", str(tmp_path / "cut"), "--no-progress"]) == 0
+    full, cut = weights(tmp_path / "full"), weights(tmp_path / "cut")
+    assert all(torch.equal(full[k], cut[k]) for k in full)
+
+
+def test_teacher_run_logs_the_gate_and_the_teacher(tmp_path):
+    teacher = make_teacher(tmp_path)
+    assert run(tmp_path, "total_steps=1024", "name=t", f"teacher.path={teacher}",
+               "gate.name=projection", "gate.ema=0.01") == 0
+    events = EventAccumulator(str(tmp_path / "t")).Reload()
+    tags = set(events.Tags()["scalars"])
+    assert {"charts/episodic_return", "charts/SPS", "losses/policy", "losses/value",
+            "losses/teacher_kl", "gate/cosine", "gate/weight", "teacher/lam"} <= tags
+    assert "teacher.sha256" in events.Tensors("hyperparameters/text_summary")[0].tensor_proto \
+        .string_val[0].decode()
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["env.id=Pong9"], "unknown game 'Pong9'"),
+    (["total_steps=-5"], "total_steps must be > 0"),
+    (["gate.nme=cosine"], "unknown config key 'gate.nme'"),
+    (["seed=one"], "bad value for seed"),
+    (["teacher.path=/no/such/teacher"], "not found"),
+])
+def test_bad_input_exits_2_with_one_line_and_writes_nothing(tmp_path, capsys, args, message):
+    assert run(tmp_path, *args) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1 and "Traceback" not in err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_teacher_for_another_observation_shape_is_refused(tmp_path, capsys):
+    teacher = make_teacher(tmp_path, "Acrobot-v1")  # 6 numbers per observation, CartPole has 4
+    assert run(tmp_path, f"teacher.path={teacher}") == 2
+    assert "observations of shape (6,)" in capsys.readouterr().err
+
+
+def test_an_existing_run_is_never_overwritten(tmp_path, capsys):
+    assert run(tmp_path, "total_steps=512", "name=r") == 0
+    before = {p.name: p.read_bytes() for p in (tmp_path / "r").iterdir()}
+    assert run(tmp_path, "total_steps=512", "name=r") == 2
+    assert "already exists: pass --resume" in capsys.readouterr().err
+    assert {p.name: p.read_bytes() for p in (tmp_path / "r").iterdir()} == before
+
+
+def test_divergence_stops_the_run_and_keeps_the_last_good_checkpoint(tmp_path, monkeypatch,
+                                                                     capsys):
+    assert run(tmp_path, "total_steps=1024", "checkpoint_every=512", "name=d",
+               "--stop-after", "512") == 0
+    good = weights(tmp_path / "d")
+    monkeypatch.setattr(train_module.Learner, "learn", lambda self, rollout: {
+        "losses/policy": float("nan")})
+    assert train_module.main(["--resume", str(tmp_path / "d"), "--no-progress"]) == 1
+    assert "losses/policy became NaN/inf" in capsys.readouterr().err
+    after = weights(tmp_path / "d")
+    assert all(torch.equal(good[k], after[k]) for k in good)
