@@ -8,6 +8,7 @@ import pytest
 import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
+from rl_auxgrad import evaluate
 from rl_auxgrad import train as train_module
 from rl_auxgrad.agents.networks import ActorCritic, make_torso
 from rl_auxgrad.checkpoint import load_state
@@ -95,3 +96,14 @@ def test_divergence_stops_the_run_and_keeps_the_last_good_checkpoint(tmp_path, m
     assert "losses/policy became NaN/inf" in capsys.readouterr().err
     after = weights(tmp_path / "d")
     assert all(torch.equal(good[k], after[k]) for k in good)
+
+
+def test_evaluate_scores_a_run_and_a_teacher(tmp_path, capsys):
+    assert run(tmp_path, "total_steps=512", "name=e") == 0
+    assert evaluate.main([str(tmp_path / "e"), "--episodes", "3"]) == 0
+    assert "over 3 episodes" in capsys.readouterr().out
+    teacher = make_teacher(tmp_path)
+    assert evaluate.main([str(teacher), "--episodes", "2", "--deterministic"]) == 0
+    assert "over 2 episodes" in capsys.readouterr().out
+    assert evaluate.main([str(tmp_path / "nothing")]) == 2
+    assert "neither a run directory" in capsys.readouterr().err
