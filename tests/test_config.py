@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from rl_auxgrad.config import ConfigError, load_config, to_yaml
@@ -47,3 +49,10 @@ def test_bad_values_raise_one_config_error(overrides, message):
 def test_missing_file(tmp_path):
     with pytest.raises(ConfigError, match="does not exist"):
         load_config(tmp_path / "nope.yaml")
+
+
+def test_every_shipped_config_loads():
+    configs = sorted((Path(__file__).parents[1] / "configs").glob("*.yaml"))
+    assert {p.stem for p in configs} >= {"breakout", "ms_pacman", "multitask", "cartpole"}
+    for path in configs:
+        load_config(path)

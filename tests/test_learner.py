@@ -11,6 +11,7 @@ from rl_auxgrad.agents.learner import Learner
 from rl_auxgrad.agents.networks import ActorCritic, make_torso
 from rl_auxgrad.config import ConfigError, load_config
 from rl_auxgrad.envs import make_vector_env
+from rl_auxgrad.teachers import NativeTeacher, save_teacher
 
 BASE = ["env.id=CartPole-v1", "env.num_envs=2", "agent.num_steps=32", "total_steps=10000"]
 
@@ -85,3 +86,26 @@ def test_lambda_decays_linearly_for_kickstarting():
 def test_ema_on_a_gate_without_a_reference_is_refused():
     with pytest.raises(ConfigError, match=r"gate\.ema applies to"):
         one_update(["gate.name=pcgrad", "gate.ema=0.01"], teacher_fn(fixed_teacher()))
+
+
+def test_multi_game_update_gates_each_game_against_a_breakout_teacher(tmp_path):
+    """Breakout+MsPacman with a 4-action Breakout teacher mapped into the 18 actions by
+    meaning: one (RL, KL) pair per game, per-game gate stats."""
+    breakout = make_vector_env("Breakout", 1, seed=0, threads=1)
+    torch.manual_seed(0)
+    net = ActorCritic(make_torso("nature", breakout.spec.obs_shape), breakout.spec.num_actions)
+    save_teacher(tmp_path / "t", net, breakout.spec, "nature", {})
+    breakout.close()
+    config = load_config(None, ["env.id=Breakout+MsPacman", "env.num_envs=1", "env.threads=1",
+                                "agent.num_steps=8", "agent.num_minibatches=2",
+                                "agent.update_epochs=1", "total_steps=1000"])
+    env = make_vector_env(config.env.id, 1, seed=0, threads=1)
+    teacher = NativeTeacher(tmp_path / "t", env.spec, torch.device("cpu"))
+    learner = Learner(config, env.spec, torch.device("cpu"), teacher)
+    rollout, _, _ = learner.collect(env, env.reset())
+    logits = rollout.teacher_logits.flatten(0, 1)
+    assert logits.shape[-1] == 18 and int((logits > -1e3).sum(-1).max()) == 4
+    stats = learner.learn(rollout)
+    assert {"gate/weight/Breakout", "gate/weight/MsPacman",
+            "losses/teacher_kl/MsPacman"} <= set(stats)
+    env.close()
