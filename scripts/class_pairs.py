@@ -2,7 +2,8 @@
 
 Main task ``A vs. rest``, auxiliary task ``B vs. rest`` for the nearest and the farthest pair of
 digit classes by Fréchet distance (:mod:`rl_auxgrad.supervised.class_pairs`); single task,
-multitask and the weighted cosine gate, over seeds. Runs (with their per-epoch histories) are
+multitask and the cosine gates (weighted, unweighted, and weighted against an EMA of the main
+gradient), over seeds. Runs (with their per-epoch histories) are
 saved to ``<out-dir>/supervised/<stem>_runs.json`` as they finish and skipped when rerun; the
 figure and the markdown report are regenerated from that file.
 
@@ -16,8 +17,6 @@ import json
 import math
 import multiprocessing
 import platform
-import shlex
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,9 +30,17 @@ import numpy as np
 import torch
 
 from rl_auxgrad.supervised import class_pairs
+from rl_auxgrad.supervised.runlog import command, log_invocation, wall_time
 from rl_auxgrad.supervised.trainer import TrainConfig, mean_ci95, train
 
-METHODS = ("single", "multitask", "cosine", "cosine_unweighted")
+METHODS: dict[str, tuple[str, dict[str, Any]]] = {
+    "single": ("single", {}),
+    "multitask": ("multitask", {}),
+    "cosine": ("cosine", {}),
+    "cosine_unweighted": ("cosine_unweighted", {}),
+    "cosine_ema": ("cosine", {"ema": 0.01}),
+}
+"""Method name -> (gate name, gate options) of :func:`rl_auxgrad.gating.make_gate`."""
 LAM, BATCH, PATIENCE, LR = 1.0, 64, 20, 1e-3
 
 
@@ -56,8 +63,9 @@ def run(job: Job) -> dict[str, Any]:
     start = time.perf_counter()
     x, y = class_pairs.load()
     data = class_pairs.make_data(x, y, job.pair, job.seed, job.n_main)
-    config = TrainConfig(gate=job.method, lam=LAM, batch_size=BATCH, lr=LR, patience=PATIENCE,
-                         max_epochs=job.max_epochs, seed=job.seed)
+    gate, options = METHODS[job.method]
+    config = TrainConfig(gate=gate, lam=LAM, gate_options=options, batch_size=BATCH, lr=LR,
+                         patience=PATIENCE, max_epochs=job.max_epochs, seed=job.seed)
     result = train(class_pairs.make_model, data, class_pairs.bce, config, metric=class_pairs.auc)
     return dict(key=job.key, pair=list(job.pair), label=job.label, method=job.method,
                 seed=job.seed, test_bce=result.test_loss, test_auc=result.test_metric,
@@ -113,27 +121,6 @@ def main() -> None:
     print(f"wrote {figure} and {report} ({wall:.0f} s)")
 
 
-def command() -> str:
-    return "python " + " ".join(shlex.quote(a) for a in sys.argv)
-
-
-def log_invocation(path: Path, wall: float, runs: int, workers: int) -> list[dict[str, Any]]:
-    """Appends this invocation to the JSON-lines log if it trained runs; returns the log."""
-    if runs:
-        entry = dict(command=command(), finished=time.strftime("%Y-%m-%d %H:%M:%S"),
-                     wall_s=round(wall, 1), runs=runs, workers=workers)
-        with path.open("a") as f:
-            f.write(json.dumps(entry) + "\n")
-    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
-
-
-def wall_time(invocations: list[dict[str, Any]]) -> str:
-    total = sum(entry["wall_s"] for entry in invocations)
-    parts = ", ".join(f"{e['runs']} runs in {e['wall_s'] / 60:.1f} min ({e['finished']})"
-                      for e in invocations)
-    return f"Wall time: {total / 60:.1f} min in {len(invocations)} invocation(s): {parts}."
-
-
 def select(rows: list[dict[str, Any]], label: str, method: str) -> dict[int, dict[str, Any]]:
     return {r["seed"]: r for r in rows if r["label"] == label and r["method"] == method}
 
@@ -145,6 +132,11 @@ def per_seed(rows: list[dict[str, Any]], label: str, method: str, field: str
     for seed, r in select(rows, label, method).items():
         out[seed] = float(np.mean(r["history"][field])) if field in r["history"] else r[field]
     return out
+
+
+def mean_of(rows: list[dict[str, Any]], label: str, method: str, field: str) -> float:
+    """Mean over seeds of :func:`per_seed`."""
+    return float(np.mean(list(per_seed(rows, label, method, field).values())))
 
 
 def paired(a: dict[int, float], b: dict[int, float]) -> tuple[float, float, float]:
@@ -166,20 +158,21 @@ def plot(rows: list[dict[str, Any]], pairs: dict[str, tuple[int, int]], path: Pa
     fig, axes = plt.subplots(2, 2, figsize=(12, 9))
     ax = axes[0, 0]
     for k, (label, pair) in enumerate(pairs.items()):
-        for method, ls in (("multitask", "-"), ("cosine", "--"), ("single", ":")):
+        for method, ls in (("multitask", "-"), ("cosine", "--"), ("cosine_ema", "-."),
+                           ("single", ":")):
             epochs, mean, half = curve(list(select(rows, label, method).values()), "cosine")
             ax.plot(epochs, mean, ls=ls, color=f"C{k}", label=f"{label} {pair}, {method} run")
             ax.fill_between(epochs, mean - half, mean + half, color=f"C{k}", alpha=0.1)
     ax.axhline(0, color="grey", lw=0.5)
     ax.set(xlabel="epoch", ylabel="cos(g_main, g_aux) on the torso (epoch mean)",
-           title="(a) gradient cosine over training")
+           title="(a) gradient cosine over training (cosine_ema: against the EMA of g_main)")
     ax.legend(fontsize=7)
     ax = axes[0, 1]
     for k, label in enumerate(pairs):
         for j, method in enumerate(METHODS):
             mean, half = mean_ci95(list(per_seed(rows, label, method, "test_bce").values()))
-            ax.errorbar(k + 0.15 * (j - 1.5), mean, yerr=half, fmt="o", color=f"C{j + 2}",
-                        label=method if k == 0 else None, capsize=3)
+            ax.errorbar(k + 0.15 * (j - (len(METHODS) - 1) / 2), mean, yerr=half, fmt="o",
+                        color=f"C{j + 2}", label=method if k == 0 else None, capsize=3)
     ax.set_xticks(range(len(pairs)), [f"{label} {pair}" for label, pair in pairs.items()])
     ax.set(ylabel="main-task test BCE (mean, 95% t-CI)", title="(b) final test loss")
     ax.legend(fontsize=8)
@@ -212,10 +205,16 @@ def _significant(d: tuple[float, float, float]) -> bool:
     return d[1] > 0 or d[2] < 0
 
 
+def _closer(to_ref: tuple[float, float, float], to_other: tuple[float, float, float]) -> bool:
+    """Whether the mean paired difference to the reference is the smaller one in size."""
+    return abs(to_ref[0]) < abs(to_other[0])
+
+
 def claims(rows: list[dict[str, Any]], pairs: dict[str, tuple[int, int]]) -> list[str]:
     out = []
     cos = {(label, m): per_seed(rows, label, m, "cosine") for label in pairs for m in METHODS}
-    diffs = {m: paired(cos["near", m], cos["far", m]) for m in METHODS}
+    per_batch = [m for m in METHODS if m != "cosine_ema"]  # cosine_ema's is against the EMA
+    diffs = {m: paired(cos["near", m], cos["far", m]) for m in per_batch}
     verdict = ("Holds" if diffs["multitask"][1] > 0 else
                "Does not hold significantly" if diffs["multitask"][0] > 0 else "Does not hold")
     reversed_in = [m for m, d in diffs.items() if d[2] < 0]
@@ -227,21 +226,22 @@ def claims(rows: list[dict[str, Any]], pairs: dict[str, tuple[int, int]]) -> lis
         + (f"; reversed (significantly) in the {', '.join(reversed_in)} runs, so the ordering "
            "depends on which training run the cosine is measured in" if reversed_in else "")
         + ". The cosines are small in absolute value (per-batch gradients, the main and "
-        "auxiliary batches being different images).")
-    weight = {label: float(np.mean(list(per_seed(rows, label, "cosine", "weight").values())))
-              for label in pairs}
+        "auxiliary batches being different images). Against the EMA of g_main (cosine_ema "
+        f"runs) the cosine is near {_fmt(cos['near', 'cosine_ema'])}, far "
+        f"{_fmt(cos['far', 'cosine_ema'])}, near − far "
+        f"{_diff(paired(cos['near', 'cosine_ema'], cos['far', 'cosine_ema']))}.")
+    weight = {label: mean_of(rows, label, "cosine", "weight") for label in pairs}
     for label, reference, other in (("near", "multitask", "single"),
                                     ("far", "single", "multitask")):
         bce = {m: per_seed(rows, label, m, "test_bce") for m in METHODS}
         gap = paired(bce["multitask"], bce["single"])
         parts = []
-        for gate in ("cosine", "cosine_unweighted"):
+        for gate in ("cosine", "cosine_unweighted"):  # cosine_ema: claim (c)
             to_ref, to_other = paired(bce[gate], bce[reference]), paired(bce[gate], bce[other])
-            closer = reference if abs(to_ref[0]) < abs(to_other[0]) else other
+            closer = reference if _closer(to_ref, to_other) else other
             parts.append(f"{gate} − {reference} {_diff(to_ref)}, {gate} − {other} "
                          f"{_diff(to_other)}: closer to {closer}")
-        tracks = abs(paired(bce["cosine"], bce[reference])[0]) < abs(
-            paired(bce["cosine"], bce[other])[0])
+        tracks = _closer(paired(bce["cosine"], bce[reference]), paired(bce["cosine"], bce[other]))
         out.append(
             f"- **(b) On the {label} pair the cosine gate tracks {reference}.** Test BCE "
             f"differences: multitask − single {_diff(gap)} "
@@ -259,6 +259,60 @@ def claims(rows: list[dict[str, Any]], pairs: dict[str, tuple[int, int]]) -> lis
                "paper's far-pair situation, an auxiliary task that must be ignored, is absent."
                if label == "far" and gap[0] <= 0 else ""))
     return out
+
+
+def ema_claim(rows: list[dict[str, Any]], pairs: dict[str, tuple[int, int]], n_main: int
+              ) -> str:
+    """The project's hypothesis: against an EMA of g_main the weighted cosine gate passes the
+    near pair's auxiliary gradient (tracks multitask there) although per-batch cosines are small.
+    """
+    bce = {(label, m): per_seed(rows, label, m, "test_bce") for label in pairs
+           for m in ("single", "multitask", "cosine", "cosine_ema")}
+    weight = {(label, m): mean_of(rows, label, m, "weight") for label in pairs
+              for m in ("cosine", "cosine_ema")}
+    cosine = {(label, m): mean_of(rows, label, m, "cosine") for label in pairs
+              for m in ("cosine", "cosine_ema")}
+    stats = {label: f"mean weight {weight[label, 'cosine_ema']:.3f} of λ g_aux (per-batch "
+                    f"weighted cosine: {weight[label, 'cosine']:.3f}), mean cosine against the "
+                    f"EMA {cosine[label, 'cosine_ema']:+.4f} (per-batch, in the cosine runs: "
+                    f"{cosine[label, 'cosine']:+.4f})"
+             for label in pairs}
+    d = {(label, ref): paired(bce[label, "cosine_ema"], bce[label, ref])
+         for label in pairs for ref in ("single", "multitask", "cosine")}
+    near_tracks = _closer(d["near", "multitask"], d["near", "single"])
+    verdict = ("Holds: closer to multitask and significantly better than single task"
+               if near_tracks and d["near", "single"][2] < 0 else
+               "Holds only in the mean: closer to multitask, but not significantly better than "
+               "single task" if near_tracks else
+               "Does not hold: closer to single task")
+    verdict += (", and significantly better than the per-batch weighted cosine gate."
+                if d["near", "cosine"][2] < 0 else
+                "; not significantly different from the per-batch weighted cosine gate."
+                if d["near", "cosine"][1] <= 0 else
+                ", and significantly worse than the per-batch weighted cosine gate.")
+    far_closer = "multitask" if _closer(d["far", "multitask"], d["far", "single"]) else "single"
+    far_sig = [f"significantly {'better' if d['far', ref][2] < 0 else 'worse'} than {ref}"
+               for ref in ("single", "multitask") if _significant(d["far", ref])]
+    return (
+        "- **(c) Against an EMA of g_main (α = 0.01) the weighted cosine gate tracks multitask on "
+        "the near pair** (the project's hypothesis from its RL runs: the EMA averages out the "
+        "batch noise of g_main, so the cosine reflects the tasks' agreement"
+        + (f"; but here every main batch is the whole main training set, n_main = {n_main} ≤ "
+           f"batch {BATCH}, so g_main has no sampling noise for the EMA to remove and the EMA "
+           "only lags it: the sampling noise is on the auxiliary side, a batch of "
+           f"{BATCH} aux images" if n_main <= BATCH else "")
+        + "). Near "
+        f"{pairs['near']}: {stats['near']}; test BCE cosine_ema − multitask "
+        f"{_diff(d['near', 'multitask'])}, cosine_ema − single {_diff(d['near', 'single'])}, "
+        f"cosine_ema − cosine {_diff(d['near', 'cosine'])}. {verdict} Far {pairs['far']}: "
+        f"{stats['far']}; cosine_ema − single {_diff(d['far', 'single'])}, cosine_ema − "
+        f"multitask {_diff(d['far', 'multitask'])}: closer to {far_closer}"
+        + (f", {' and '.join(far_sig)}." if far_sig else
+           ", not significantly different from either.")
+        + (" On the far pair the gate passes less of g_aux than on the near pair."
+           if weight["far", "cosine_ema"] < weight["near", "cosine_ema"]
+           else " On the far pair the gate passes at least as much of g_aux as on the near "
+           "pair, so its weight does not separate the pairs."))
 
 
 def markdown(rows: list[dict[str, Any]], pairs: dict[str, tuple[int, int]],
@@ -291,9 +345,11 @@ def markdown(rows: list[dict[str, Any]], pairs: dict[str, tuple[int, int]],
         f"patience {PATIENCE} (best weights restored), at most {max_epochs} epochs ({capped} "
         f"runs hit the cap). λ = {LAM:g} (Du et al. use λ = 1).",
         "- Methods: single, multitask, cosine (weighted: g_main + λ max(0, cos) g_aux on the "
-        "torso), cosine_unweighted (g_main + λ g_aux if cos > 0, else g_main). The cosine is "
-        "measured on each step's batches (main batch and aux batch are "
-        "different images) and averaged per epoch.",
+        "torso), cosine_unweighted (g_main + λ g_aux if cos > 0, else g_main), cosine_ema "
+        f"(weighted, with the cosine against the bias-corrected EMA of g_main, α = "
+        f"{METHODS['cosine_ema'][1]['ema']:g}; the update still adds g_main itself). The cosine "
+        "is measured on each step's batches (main batch and aux batch are different images; "
+        "cosine_ema: the aux batch against the EMA) and averaged per epoch.",
         f"- Seeds {seeds[0]}–{seeds[-1]} ({len(seeds)}); split, main subset, initial weights and "
         "batch order fixed per seed (paired across methods). Cells: mean ± half-width of the "
         "95% Student-t interval over seeds; claims use per-seed paired differences with their "
@@ -314,7 +370,8 @@ def markdown(rows: list[dict[str, Any]], pairs: dict[str, tuple[int, int]],
     lines += ["", "'mean cosine' and 'mean weight': the epoch means of the gate's statistics, "
               "averaged over the epochs of each run (weight = share of λ g_aux applied: 1 for "
               "multitask, 0 for single task).", "",
-              "## Comparison with the paper", "", *claims(rows, pairs), ""]
+              "## Comparison with the paper", "", *claims(rows, pairs),
+              ema_claim(rows, pairs, args.n_main), ""]
     return "\n".join(lines)
 
 

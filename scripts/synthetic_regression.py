@@ -13,12 +13,9 @@ from __future__ import annotations
 
 import argparse
 import csv
-import json
 import math
 import multiprocessing
 import platform
-import shlex
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +29,7 @@ import numpy as np
 import torch
 
 from rl_auxgrad.supervised import synthetic
+from rl_auxgrad.supervised.runlog import command, log_invocation, wall_time
 from rl_auxgrad.supervised.trainer import TrainConfig, mean_ci95, train
 
 METHODS: dict[str, tuple[str, dict[str, Any]]] = {
@@ -156,27 +154,6 @@ def main() -> None:
     report.write_text(markdown(rows, lambdas, seeds, max_epochs, invocations, args.workers,
                                runs_path, figure, report))
     print(f"wrote {figure} and {report} ({wall:.0f} s)")
-
-
-def command() -> str:
-    return "python " + " ".join(shlex.quote(a) for a in sys.argv)
-
-
-def log_invocation(path: Path, wall: float, runs: int, workers: int) -> list[dict[str, Any]]:
-    """Appends this invocation to the JSON-lines log if it trained runs; returns the log."""
-    if runs:
-        entry = dict(command=command(), finished=time.strftime("%Y-%m-%d %H:%M:%S"),
-                     wall_s=round(wall, 1), runs=runs, workers=workers)
-        with path.open("a") as f:
-            f.write(json.dumps(entry) + "\n")
-    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
-
-
-def wall_time(invocations: list[dict[str, Any]]) -> str:
-    total = sum(entry["wall_s"] for entry in invocations)
-    parts = ", ".join(f"{e['runs']} runs in {e['wall_s'] / 60:.1f} min ({e['finished']})"
-                      for e in invocations)
-    return f"Wall time: {total / 60:.1f} min in {len(invocations)} invocation(s): {parts}."
 
 
 def values(rows: list[dict[str, Any]], aux: str, method: str, lam: float | None
