@@ -41,10 +41,11 @@ def one_update(overrides: list[str], teacher=None) -> tuple[Learner, dict[str, f
 
 
 @pytest.mark.parametrize("gate", ["single", "multitask", "cosine", "cosine_unweighted",
-                                  "projection", "orthogonal", "pcgrad", "kl_only"])
+                                  "projection", "orthogonal", "pcgrad", "attittud", "kl_only"])
 @pytest.mark.parametrize("reference", ["policy", "full"])
 def test_every_gate_runs_and_reports_finite_stats(gate, reference):
-    learner, stats = one_update([f"gate.name={gate}", f"gate.reference={reference}"],
+    learner, stats = one_update([f"gate.name={gate}", f"gate.reference={reference}",
+                                 "gate.attittud.k=3", "gate.attittud.num_examples=8"],
                                 teacher_fn(fixed_teacher()))
     assert learner.global_step == 64
     assert all(math.isfinite(v) for v in stats.values())

@@ -17,11 +17,19 @@ import torch
 from torch import Tensor, nn
 
 from rl_auxgrad.agents.losses import a2c_terms, compute_gae, ppo_terms, teacher_kl
-from rl_auxgrad.agents.networks import ActorCritic, make_torso
+from rl_auxgrad.agents.networks import ActorCritic, AgentOutput, make_torso
 from rl_auxgrad.config import ConfigError, GateConfig, TrainConfig
 from rl_auxgrad.envs import EnvSpec, Episode, VectorEnv
 from rl_auxgrad.envs.device import ObsToDevice
-from rl_auxgrad.gating import Attittud, Gate, GateStats, gated_backward, make_gate
+from rl_auxgrad.gating import (
+    Attittud,
+    Gate,
+    GateStats,
+    MainJacobian,
+    gated_backward,
+    make_gate,
+    per_example_jacobian,
+)
 
 Teacher = Callable[[Tensor, Tensor], Tensor]
 """``teacher(obs, game_ids) -> logits`` over the student's actions, computed without grad."""
@@ -189,13 +197,14 @@ class Learner:
             (policy.mean() + value.mean()).backward()
         else:
             kl = teacher_kl(out.distill_logits, mb["teacher"], self.config.teacher.temperature)
-            stats |= self._teacher_backward(policy, value, kl, mb["games"], lam)
+            mb["advantages"] = advantages
+            stats |= self._teacher_backward(policy, value, kl, mb, lam)
         nn.utils.clip_grad_norm_(self.agent.parameters(), a.max_grad_norm)
         self.optimizer.step()
         return stats
 
-    def _teacher_backward(self, policy: Tensor, value: Tensor, kl: Tensor, games: Tensor,
-                          lam: float) -> dict[str, Tensor]:
+    def _teacher_backward(self, policy: Tensor, value: Tensor, kl: Tensor,
+                          mb: dict[str, Tensor], lam: float) -> dict[str, Tensor]:
         """Backpropagates RL + KL through the gate: one (RL loss, KL) pair per game, each game's
         losses averaged over its samples and weighted 1/games, so that with one game (or
         balanced games) the pairs add up to the batch means."""
@@ -204,15 +213,17 @@ class Learner:
             (value.mean() + lam * kl.mean()).backward()
             return stats
         games_count = len(self.spec.games)
-        masks = [games == g for g in range(games_count)]
+        masks = [mb["games"] == g for g in range(games_count)]
         auxes = [kl[m].mean() / games_count for m in masks]
         if self.config.gate.reference == "full":  # the papers' literal L_main
             mains = [(policy[m].mean() + value[m].mean()) / games_count for m in masks]
         else:  # compare with the policy part only; the value gradient is added ungated
             mains = [policy[m].mean() / games_count for m in masks]
             value.mean().backward(retain_graph=True)
+        jacobians = ([self._main_jacobian(mb, m) for m in masks]
+                     if isinstance(self.gate, Attittud) else None)
         gate_stats: GateStats = gated_backward(mains, auxes, self.agent.parameters(), self.gate,
-                                               lam, scope=self.scope)
+                                               lam, scope=self.scope, main_jacobian=jacobians)
         stats["gate/cosine"] = gate_stats.cosine.mean()
         stats["gate/weight"] = gate_stats.weight.mean()
         stats["gate/main_norm"] = gate_stats.main_norm.mean()
@@ -224,6 +235,26 @@ class Learner:
                 stats[f"gate/cosine/{game}"] = gate_stats.cosine[g]
                 stats[f"gate/weight/{game}"] = gate_stats.weight[g]
         return stats
+
+    def _main_jacobian(self, mb: dict[str, Tensor], rows: Tensor) -> MainJacobian:
+        """Per-example gradients of the main loss (as the gate reference defines it) for
+        ATTITTUD, over the minibatch samples in ``rows``."""
+        a, full = self.config.agent, self.config.gate.reference == "full"
+
+        def example_loss(model: Callable[..., AgentOutput], obs: Tensor, games: Tensor,
+                         actions: Tensor, logprobs: Tensor, advantages: Tensor, values: Tensor,
+                         returns: Tensor) -> Tensor:
+            out = model(obs, games)
+            if a.algo == "ppo":
+                terms = ppo_terms(out.logits, actions, logprobs, advantages, out.value, values,
+                                  returns, a.clip_coef, a.clip_vloss)
+            else:
+                terms = a2c_terms(out.logits, actions, advantages, out.value, returns)
+            loss = terms.policy - a.ent_coef * terms.entropy
+            return (loss + a.vf_coef * terms.value if full else loss).mean()
+
+        names = ("obs", "games", "actions", "logprobs", "advantages", "values", "returns")
+        return per_example_jacobian(self.agent, example_loss, *(mb[n][rows] for n in names))
 
     # ----------------------------------------------------------------------- checkpointing
     def state_dict(self) -> dict:

@@ -6,7 +6,7 @@ gradients, the :class:`Gate` objects add state (EMA references, ATTITTUD bases),
 """
 
 from ._attittud import Attittud, per_example_jacobian, randomized_singular_basis, top_singular_basis
-from ._backward import gated_backward
+from ._backward import MainJacobian, gated_backward
 from ._combine import combine
 from ._gates import (
     Cosine,
@@ -28,6 +28,7 @@ __all__ = [
     "Gate",
     "GateStats",
     "GramianGate",
+    "MainJacobian",
     "MultiTask",
     "Orthogonal",
     "PCGrad",
