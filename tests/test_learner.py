@@ -110,3 +110,11 @@ def test_multi_game_update_gates_each_game_against_a_breakout_teacher(tmp_path):
     assert {"gate/weight/Breakout", "gate/weight/MsPacman",
             "losses/teacher_kl/MsPacman"} <= set(stats)
     env.close()
+
+
+def test_a2c_uses_its_own_defaults_and_updates():
+    learner, stats = one_update(["agent.algo=a2c", "env.num_envs=2", "agent.num_steps=5"],
+                                teacher_fn(fixed_teacher()))
+    assert isinstance(learner.optimizer, torch.optim.RMSprop)
+    assert learner.config.agent.update_epochs == 1 and learner.global_step == 10
+    assert stats["losses/approx_kl"] == 0.0 and math.isfinite(stats["gate/cosine"])
