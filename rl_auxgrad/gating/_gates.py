@@ -182,11 +182,11 @@ class GramianGate(Gate):
     def __call__(self, g_main: Tensor, g_aux: Tensor, lam: Tensor | float = 1.0, *,
                  sizes: Tensor | None = None, slot: int = 0,
                  jacobian: JacobianThunk | None = None) -> tuple[Tensor, GateStats]:
+        if self.per == "variable" and sizes is None:
+            raise ValueError("per='variable' needs sizes= (the numel of each parameter tensor)")
         lam = torch.as_tensor(lam, dtype=g_main.dtype, device=g_main.device)
         ref = g_main if self._reference is None else self._reference.update(g_main, slot)
         segments = sizes if self.per == "variable" else None
-        if self.per == "variable" and sizes is None:
-            raise ValueError("per='variable' needs sizes= (the numel of each parameter tensor)")
         gram = Gramian.of(ref, g_aux, segments)
         a, b, c = (expand(w, segments, g_main.numel()) for w in self.weights(gram, lam))
         update = a * g_main + b * g_aux + c * ref
