@@ -7,14 +7,11 @@ import doctest
 import pytest
 import torch
 from gate_reference import STATELESS, close, cos, gradient_pairs, lams, reference, vectors
-from hypothesis import assume, given, settings
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from rl_auxgrad import gating
 from rl_auxgrad.gating import Cosine, Orthogonal, Projection, combine, make_gate
-
-settings.register_profile("ci", max_examples=60, deadline=None)
-settings.load_profile("ci")
 
 
 @pytest.mark.parametrize("gate", STATELESS)
