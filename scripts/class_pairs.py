@@ -5,9 +5,12 @@ digit classes by Fréchet distance (:mod:`rl_auxgrad.supervised.class_pairs`); s
 multitask and the cosine gates (weighted, unweighted, and weighted against an EMA of the main
 gradient), over seeds. Runs (with their per-epoch histories) are
 saved to ``<out-dir>/supervised/<stem>_runs.json`` as they finish and skipped when rerun; the
-figure and the markdown report are regenerated from that file.
+figure and the markdown report are regenerated from that file. ``--full-batch`` trains the
+noise-free variant instead (every step: the whole main and the whole auxiliary training set; one
+step per epoch) into ``<stem>_full_batch_runs.json``; the report shows it in its own section and
+figure whenever that file exists.
 
-    python scripts/class_pairs.py [--seeds 20] [--workers 2] [--quick] [--out-dir docs]
+    python scripts/class_pairs.py [--seeds 20] [--workers 2] [--quick] [--full-batch]
 """
 
 from __future__ import annotations
@@ -42,6 +45,9 @@ METHODS: dict[str, tuple[str, dict[str, Any]]] = {
 }
 """Method name -> (gate name, gate options) of :func:`rl_auxgrad.gating.make_gate`."""
 LAM, BATCH, PATIENCE, LR = 1.0, 64, 20, 1e-3
+FULL_METHODS = ("single", "multitask", "cosine", "cosine_unweighted")
+FULL_PATIENCE, FULL_STEPS = 200, 10
+"""Full batch: patience in steps (= epochs), and the step cap as a multiple of ``--max-epochs``."""
 
 
 @dataclass(frozen=True)
@@ -52,6 +58,7 @@ class Job:
     seed: int
     n_main: int
     max_epochs: int
+    full_batch: bool = False
 
     @property
     def key(self) -> str:
@@ -64,8 +71,10 @@ def run(job: Job) -> dict[str, Any]:
     x, y = class_pairs.load()
     data = class_pairs.make_data(x, y, job.pair, job.seed, job.n_main)
     gate, options = METHODS[job.method]
-    config = TrainConfig(gate=gate, lam=LAM, gate_options=options, batch_size=BATCH, lr=LR,
-                         patience=PATIENCE, max_epochs=job.max_epochs, seed=job.seed)
+    batch = max(len(data.main_train), len(data.aux_train)) if job.full_batch else BATCH
+    config = TrainConfig(gate=gate, lam=LAM, gate_options=options, batch_size=batch, lr=LR,
+                         patience=FULL_PATIENCE if job.full_batch else PATIENCE,
+                         max_epochs=job.max_epochs, seed=job.seed)
     result = train(class_pairs.make_model, data, class_pairs.bce, config, metric=class_pairs.auc)
     return dict(key=job.key, pair=list(job.pair), label=job.label, method=job.method,
                 seed=job.seed, test_bce=result.test_loss, test_auc=result.test_metric,
@@ -82,6 +91,8 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--quick", action="store_true",
                         help="2 seeds, 30 epochs; files named *_quick*")
+    parser.add_argument("--full-batch", action="store_true",
+                        help=f"train the full-batch variant ({FULL_STEPS} x max-epochs steps)")
     parser.add_argument("--out-dir", type=Path, default=Path("docs"))
     args = parser.parse_args()
     torch.set_num_threads(1)
@@ -91,13 +102,16 @@ def main() -> None:
     x, y = class_pairs.load()
     distances = class_pairs.pair_distances(x, y)
     pairs = dict(zip(("near", "far"), class_pairs.near_far(distances), strict=True))
-    runs_path = args.out_dir / "supervised" / f"{stem}_runs.json"
+    base = args.out_dir / "supervised" / stem
+    runs_path = base.with_name(stem + ("_full_batch" if args.full_batch else "") + "_runs.json")
     runs_path.parent.mkdir(parents=True, exist_ok=True)
 
     start = time.perf_counter()
     runs = json.loads(runs_path.read_text()) if runs_path.exists() else {}
-    todo = [Job(pair, label, method, seed, args.n_main, max_epochs)
-            for label, pair in pairs.items() for method in METHODS for seed in seeds]
+    methods = FULL_METHODS if args.full_batch else tuple(METHODS)
+    steps = FULL_STEPS * max_epochs if args.full_batch else max_epochs
+    todo = [Job(pair, label, method, seed, args.n_main, steps, args.full_batch)
+            for seed in seeds for label, pair in pairs.items() for method in methods]
     todo = [job for job in todo if job.key not in runs]
     print(f"{len(runs)} runs in {runs_path}, {len(todo)} to go", flush=True)
     with multiprocessing.get_context("spawn").Pool(args.workers) as pool:
@@ -108,17 +122,27 @@ def main() -> None:
                   f"{row['test_auc']:.4f}, {row['epochs']} epochs, {row['seconds']:.1f} s",
                   flush=True)
     wall = time.perf_counter() - start
-    invocations = log_invocation(runs_path.with_name(f"{stem}_invocations.jsonl"), wall,
-                                 len(todo), args.workers)
+    log_invocation(runs_path.with_name(runs_path.name.replace("_runs.json", "_invocations.jsonl")),
+                   wall, len(todo), args.workers)
 
-    rows = [r for r in runs.values() if r["seed"] in seeds]
-    figure = args.out_dir / "figures" / f"{stem}.png"
-    figure.parent.mkdir(parents=True, exist_ok=True)
-    plot(rows, pairs, figure)
-    report = args.out_dir / "supervised" / f"{stem}.md"
-    report.write_text(markdown(rows, pairs, distances, seeds, args, max_epochs, invocations,
-                               runs_path, figure, report))
-    print(f"wrote {figure} and {report} ({wall:.0f} s)")
+    report = base.with_suffix(".md")
+    text = ""
+    for variant, variant_methods in (("", tuple(METHODS)), ("_full_batch", FULL_METHODS)):
+        path = base.with_name(f"{stem}{variant}_runs.json")
+        if not path.exists():
+            continue
+        done = json.loads(path.read_text())
+        complete = [s for s in seeds  # seeds with every run (an interrupted run leaves gaps)
+                    if all(f"{label}:{m}:{s}" in done for label in pairs for m in variant_methods)]
+        rows = [r for r in done.values() if r["seed"] in complete]
+        invocations = log_invocation(path.with_name(f"{stem}{variant}_invocations.jsonl"), 0, 0, 0)
+        figure = args.out_dir / "figures" / f"{stem}{variant}.png"
+        figure.parent.mkdir(parents=True, exist_ok=True)
+        plot(rows, pairs, figure, variant_methods)
+        text += (markdown if not variant else full_batch_markdown)(
+            rows, pairs, distances, complete, args, max_epochs, invocations, path, figure, report)
+    report.write_text(text)
+    print(f"wrote {report} ({wall:.0f} s)")
 
 
 def select(rows: list[dict[str, Any]], label: str, method: str) -> dict[int, dict[str, Any]]:
@@ -154,30 +178,35 @@ def curve(runs: list[dict[str, Any]], field: str) -> tuple[np.ndarray, np.ndarra
     return np.arange(1, shortest + 1), stats[:, 0], np.nan_to_num(stats[:, 1])
 
 
-def plot(rows: list[dict[str, Any]], pairs: dict[str, tuple[int, int]], path: Path) -> None:
+def plot(rows: list[dict[str, Any]], pairs: dict[str, tuple[int, int]], path: Path,
+         methods: tuple[str, ...] = tuple(METHODS)) -> None:
     fig, axes = plt.subplots(2, 2, figsize=(12, 9))
     ax = axes[0, 0]
     for k, (label, pair) in enumerate(pairs.items()):
         for method, ls in (("multitask", "-"), ("cosine", "--"), ("cosine_ema", "-."),
                            ("single", ":")):
+            if method not in methods:
+                continue
             epochs, mean, half = curve(list(select(rows, label, method).values()), "cosine")
             ax.plot(epochs, mean, ls=ls, color=f"C{k}", label=f"{label} {pair}, {method} run")
             ax.fill_between(epochs, mean - half, mean + half, color=f"C{k}", alpha=0.1)
     ax.axhline(0, color="grey", lw=0.5)
     ax.set(xlabel="epoch", ylabel="cos(g_main, g_aux) on the torso (epoch mean)",
-           title="(a) gradient cosine over training (cosine_ema: against the EMA of g_main)")
+           title="(a) gradient cosine over training" + (" (cosine_ema: against the EMA of "
+                                                         "g_main)" if "cosine_ema" in methods
+                                                         else ", full batch"))
     ax.legend(fontsize=7)
     ax = axes[0, 1]
     for k, label in enumerate(pairs):
-        for j, method in enumerate(METHODS):
+        for j, method in enumerate(methods):
             mean, half = mean_ci95(list(per_seed(rows, label, method, "test_bce").values()))
-            ax.errorbar(k + 0.15 * (j - (len(METHODS) - 1) / 2), mean, yerr=half, fmt="o",
+            ax.errorbar(k + 0.15 * (j - (len(methods) - 1) / 2), mean, yerr=half, fmt="o",
                         color=f"C{j + 2}", label=method if k == 0 else None, capsize=3)
     ax.set_xticks(range(len(pairs)), [f"{label} {pair}" for label, pair in pairs.items()])
     ax.set(ylabel="main-task test BCE (mean, 95% t-CI)", title="(b) final test loss")
     ax.legend(fontsize=8)
     for ax, (label, pair) in zip(axes[1], pairs.items(), strict=True):
-        for j, method in enumerate(METHODS):
+        for j, method in enumerate(methods):
             epochs, mean, half = curve(list(select(rows, label, method).values()), "val_loss")
             ax.plot(epochs, mean, color=f"C{j + 2}", label=method)
             ax.fill_between(epochs, mean - half, mean + half, color=f"C{j + 2}", alpha=0.15)
@@ -185,8 +214,9 @@ def plot(rows: list[dict[str, Any]], pairs: dict[str, tuple[int, int]], path: Pa
         ax.set(xlabel="epoch", ylabel="main-task validation BCE",
                title=f"({'c' if label == 'near' else 'd'}) learning curves, {label} pair {pair}")
         ax.legend(fontsize=8)
-    fig.suptitle("Class pairs on digits (Du et al. 2018, Sec. 3): main A-vs-rest, aux B-vs-rest; "
-                 "curves: mean and 95% t-CI over seeds, up to the shortest run")
+    fig.suptitle("Class pairs on digits (Du et al. 2018, Sec. 3): main A-vs-rest, aux B-vs-rest"
+                 + ("" if "cosine_ema" in methods else ", full batch (1 step = 1 epoch)")
+                 + ";\ncurves: mean and 95% t-CI over seeds, up to the shortest run")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
@@ -210,10 +240,11 @@ def _closer(to_ref: tuple[float, float, float], to_other: tuple[float, float, fl
     return abs(to_ref[0]) < abs(to_other[0])
 
 
-def claims(rows: list[dict[str, Any]], pairs: dict[str, tuple[int, int]]) -> list[str]:
+def claims(rows: list[dict[str, Any]], pairs: dict[str, tuple[int, int]],
+           methods: tuple[str, ...] = tuple(METHODS)) -> list[str]:
     out = []
-    cos = {(label, m): per_seed(rows, label, m, "cosine") for label in pairs for m in METHODS}
-    per_batch = [m for m in METHODS if m != "cosine_ema"]  # cosine_ema's is against the EMA
+    cos = {(label, m): per_seed(rows, label, m, "cosine") for label in pairs for m in methods}
+    per_batch = [m for m in methods if m != "cosine_ema"]  # cosine_ema's is against the EMA
     diffs = {m: paired(cos["near", m], cos["far", m]) for m in per_batch}
     verdict = ("Holds" if diffs["multitask"][1] > 0 else
                "Does not hold significantly" if diffs["multitask"][0] > 0 else "Does not hold")
@@ -225,15 +256,17 @@ def claims(rows: list[dict[str, Any]], pairs: dict[str, tuple[int, int]]) -> lis
         + f". {verdict} in the multitask runs (where both losses train the torso)"
         + (f"; reversed (significantly) in the {', '.join(reversed_in)} runs, so the ordering "
            "depends on which training run the cosine is measured in" if reversed_in else "")
-        + ". The cosines are small in absolute value (per-batch gradients, the main and "
-        "auxiliary batches being different images). Against the EMA of g_main (cosine_ema "
-        f"runs) the cosine is near {_fmt(cos['near', 'cosine_ema'])}, far "
-        f"{_fmt(cos['far', 'cosine_ema'])}, near − far "
-        f"{_diff(paired(cos['near', 'cosine_ema'], cos['far', 'cosine_ema']))}.")
+        + (". The cosines are small in absolute value (per-batch gradients, the main and "
+           "auxiliary batches being different images). Against the EMA of g_main (cosine_ema "
+           f"runs) the cosine is near {_fmt(cos['near', 'cosine_ema'])}, far "
+           f"{_fmt(cos['far', 'cosine_ema'])}, near − far "
+           f"{_diff(paired(cos['near', 'cosine_ema'], cos['far', 'cosine_ema']))}."
+           if "cosine_ema" in methods else
+           ". Full-batch gradients: no sampling noise on either side."))
     weight = {label: mean_of(rows, label, "cosine", "weight") for label in pairs}
     for label, reference, other in (("near", "multitask", "single"),
                                     ("far", "single", "multitask")):
-        bce = {m: per_seed(rows, label, m, "test_bce") for m in METHODS}
+        bce = {m: per_seed(rows, label, m, "test_bce") for m in methods}
         gap = paired(bce["multitask"], bce["single"])
         parts = []
         for gate in ("cosine", "cosine_unweighted"):  # cosine_ema: claim (c)
@@ -253,7 +286,8 @@ def claims(rows: list[dict[str, Any]], pairs: dict[str, tuple[int, int]]) -> lis
                " (but multitask and single task do not differ significantly here, so which "
                "one it tracks says little).")
             + f" The weighted gate applied on average {weight[label]:.3f} of λ g_aux"
-            + (" (per-batch cosines are small), so its update is close to single task's."
+            + (f" ({'per-batch ' if 'cosine_ema' in methods else 'the '}cosines are small), so "
+               "its update is close to single task's."
                if weight[label] < 0.1 else ".")
             + (" The auxiliary task does not hurt here (multitask − single ≤ 0), so the "
                "paper's far-pair situation, an auxiliary task that must be ignored, is absent."
@@ -315,6 +349,63 @@ def ema_claim(rows: list[dict[str, Any]], pairs: dict[str, tuple[int, int]], n_m
            "pair, so its weight does not separate the pairs."))
 
 
+def table(rows: list[dict[str, Any]], pairs: dict[str, tuple[int, int]],
+          methods: tuple[str, ...]) -> list[str]:
+    lines = ["| pair | method | test BCE | test AUC | mean cosine | mean weight | epochs |",
+             "|---|---|---|---|---|---|---|"]
+    for label, pair in pairs.items():
+        for method in methods:
+            cells = [_fmt(per_seed(rows, label, method, f)) for f in
+                     ("test_bce", "test_auc", "cosine", "weight")]
+            cells.append(_fmt(per_seed(rows, label, method, "epochs"), 1))
+            lines.append(f"| {label} {pair} | {method} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def full_batch_markdown(rows: list[dict[str, Any]], pairs: dict[str, tuple[int, int]],
+                        distances: dict[tuple[int, int], float], seeds: list[int],
+                        args: argparse.Namespace, max_epochs: int,
+                        invocations: list[dict[str, Any]], runs_path: Path, figure: Path,
+                        report: Path) -> str:
+    """The report's section on the full-batch (noise-free gradient) variant."""
+    steps = FULL_STEPS * max_epochs
+    capped = sum(1 for r in rows if r["epochs"] >= steps)
+    methods = tuple(m for m in FULL_METHODS if select(rows, "near", m))
+    lines = [
+        "", "## Variant: full-batch gradients (noise-free)", "",
+        f"From `{runs_path}` ({len(rows)} runs: seeds {seeds[0]}–{seeds[-1]}, {len(seeds)}; "
+        "trained by `python scripts/class_pairs.py --full-batch --workers 1`).", "",
+        f"- As above, except: every step uses the whole main training set ({args.n_main} images) "
+        "and the whole auxiliary training set (all training images, about 718), so g_main and "
+        "g_aux have no sampling noise; full-batch gradient descent with Adam (lr "
+        f"{LR:g}, eps 1e-7), one step per epoch, early stopping on the main validation BCE "
+        f"after every step with patience {FULL_PATIENCE} steps (best weights restored), at most "
+        f"{steps} steps ({capped} runs hit the cap). Methods: {', '.join(methods)}; λ = {LAM:g}. "
+        "Seeds as above, paired with the minibatch runs' splits and initial weights.",
+        f"- {wall_time(invocations) if invocations else 'Wall time not logged.'} Sum of per-run "
+        "times: "
+        f"{sum(r['seconds'] for r in rows) / 60:.1f} process-minutes (1 worker process, "
+        "1 torch thread, machine shared with another job).", "",
+        f"![class pairs, full batch]({Path('..') / figure.relative_to(report.parent.parent)})",
+        "", *table(rows, pairs, methods), "",
+        "'epochs' = Adam steps. Paired test-BCE differences (per seed, mean [95% t-CI]):", "",
+        "| pair | method | − single | − multitask |", "|---|---|---|---|"]
+    for label, pair in pairs.items():
+        bce = {m: per_seed(rows, label, m, "test_bce") for m in methods}
+        lines += [f"| {label} {pair} | {m} | {_diff(paired(bce[m], bce['single']))} | "
+                  f"{_diff(paired(bce[m], bce['multitask']))} |"
+                  for m in methods if m not in ("single", "multitask")]
+        lines.append(f"| {label} {pair} | multitask | "
+                     f"{_diff(paired(bce['multitask'], bce['single']))} | |")
+    found = claims(rows, pairs, methods)
+    holds = all("Holds for the weighted" in line for line in found[1:])
+    lines += ["", "### Comparison with the paper (full batch)", "", *found,
+              f"- **Overall: cosine gating tracks multitask on the near pair and single task on "
+              f"the far pair.** {'Holds' if holds else 'Does not hold'} for the weighted cosine "
+              "gate with noise-free gradients (both pair verdicts above must hold).", ""]
+    return "\n".join(lines)
+
+
 def markdown(rows: list[dict[str, Any]], pairs: dict[str, tuple[int, int]],
              distances: dict[tuple[int, int], float], seeds: list[int], args: argparse.Namespace,
              max_epochs: int, invocations: list[dict[str, Any]], runs_path: Path,
@@ -358,15 +449,7 @@ def markdown(rows: list[dict[str, Any]], pairs: dict[str, tuple[int, int]],
         f"processes, machine shared with other jobs). {wall_time(invocations)} Sum of per-run "
         f"times: {sum(r['seconds'] for r in rows) / 60:.1f} process-minutes.", "",
         f"![class pairs]({Path('..') / figure.relative_to(report.parent.parent)})", "",
-        "## Results", "",
-        "| pair | method | test BCE | test AUC | mean cosine | mean weight | epochs |",
-        "|---|---|---|---|---|---|---|"]
-    for label, pair in pairs.items():
-        for method in METHODS:
-            cells = [_fmt(per_seed(rows, label, method, f)) for f in
-                     ("test_bce", "test_auc", "cosine", "weight")]
-            cells.append(_fmt(per_seed(rows, label, method, "epochs"), 1))
-            lines.append(f"| {label} {pair} | {method} | " + " | ".join(cells) + " |")
+        "## Results", "", *table(rows, pairs, tuple(METHODS))]
     lines += ["", "'mean cosine' and 'mean weight': the epoch means of the gate's statistics, "
               "averaged over the epochs of each run (weight = share of λ g_aux applied: 1 for "
               "multitask, 0 for single task).", "",
