@@ -16,7 +16,13 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from rl_auxgrad.agents.losses import a2c_terms, compute_gae, ppo_terms, teacher_kl
+from rl_auxgrad.agents.losses import (
+    a2c_terms,
+    action_log_prob,
+    compute_gae,
+    ppo_terms,
+    teacher_kl,
+)
 from rl_auxgrad.agents.networks import ActorCritic, AgentOutput, make_torso
 from rl_auxgrad.config import ConfigError, GateConfig, TrainConfig
 from rl_auxgrad.envs import EnvSpec, Episode, VectorEnv
@@ -117,8 +123,7 @@ class Learner:
             step = env.step(action.cpu().numpy())
             observations.append(obs_t)
             actions.append(action)
-            logprobs.append(torch.log_softmax(out.logits, -1).gather(
-                -1, action[:, None]).squeeze(-1))
+            logprobs.append(action_log_prob(torch.log_softmax(out.logits, -1), action))
             values.append(out.value)
             rewards.append(torch.as_tensor(step.reward, device=self.device))
             dones.append(torch.as_tensor(step.done, device=self.device))

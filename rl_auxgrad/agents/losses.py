@@ -56,7 +56,7 @@ def ppo_terms(logits: Tensor, actions: Tensor, old_logprob: Tensor, advantages: 
     error (as in CleanRL / baselines). ``approx_kl`` is ``(r - 1) - log r`` (Schulman's k3).
     """
     logp_all = F.log_softmax(logits, dim=-1)
-    logprob = logp_all.gather(-1, actions.long().unsqueeze(-1)).squeeze(-1)
+    logprob = action_log_prob(logp_all, actions)
     log_ratio = logprob - old_logprob
     ratio = log_ratio.exp()
     policy = torch.max(-advantages * ratio,
@@ -75,10 +75,15 @@ def a2c_terms(logits: Tensor, actions: Tensor, advantages: Tensor, value: Tensor
               returns: Tensor) -> PolicyTerms:
     """A2C (Mnih et al., 2016): ``policy = -A log pi(a|s)``, ``value = 0.5 (V - R)^2``."""
     logp_all = F.log_softmax(logits, dim=-1)
-    logprob = logp_all.gather(-1, actions.long().unsqueeze(-1)).squeeze(-1)
+    logprob = action_log_prob(logp_all, actions)
     zero = torch.zeros_like(logprob).detach()
     return PolicyTerms(-advantages * logprob, 0.5 * (value - returns).pow(2), entropy(logp_all),
                        zero, zero)
+
+
+def action_log_prob(logp_all: Tensor, actions: Tensor) -> Tensor:
+    """``log pi(a|s)`` per sample, from the log-probabilities of all actions."""
+    return logp_all.gather(-1, actions.long().unsqueeze(-1)).squeeze(-1)
 
 
 def entropy(logp_all: Tensor) -> Tensor:
