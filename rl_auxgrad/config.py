@@ -71,7 +71,8 @@ class AgentConfig:
 @dataclass
 class TeacherConfig:
     path: str | None = None
-    """A teacher directory or Stable-Baselines3 zip; none trains without a teacher."""
+    """A native teacher directory (teachers/<name>) or a Stable-Baselines3 .zip (PPO, A2C or
+    DQN); none (or null) trains without a teacher."""
     lam: float = 1.0
     """Weight of the teacher's KL (lambda)."""
     lam_schedule: str = "constant"
@@ -79,9 +80,17 @@ class TeacherConfig:
     lam_decay_steps: int = 0
     temperature: float = 1.0
     """Softens both policies in KL(teacher || student)."""
+    q_temperature: float = 1.0
+    """For a DQN teacher (SB3 zip): its policy is softmax(Q / q_temperature). Atari Q-values
+    with clipped rewards differ by ~0.1 between actions, so 0.01-0.1 is near-greedy and 1 is
+    close to uniform."""
     head: str = "shared"
     """shared: the KL acts on the policy logits; separate: a distillation head of its own, so
     exactly the torso is shared."""
+
+    def __post_init__(self) -> None:
+        if self.path is not None and self.path.strip().lower() in ("none", "null", ""):
+            self.path = None
 
 
 @dataclass
@@ -207,6 +216,8 @@ def validate(config: TrainConfig) -> None:
          "teacher.lam_schedule=linear needs teacher.lam_decay_steps > 0"),
         (config.teacher.temperature > 0,
          f"teacher.temperature must be > 0, got {config.teacher.temperature}"),
+        (config.teacher.q_temperature > 0,
+         f"teacher.q_temperature must be > 0, got {config.teacher.q_temperature}"),
         (config.teacher.head in ("shared", "separate"),
          f"teacher.head must be shared or separate, got {config.teacher.head!r}"),
         (config.gate.name in GATE_NAMES,

@@ -1,16 +1,16 @@
 """``python -m rl_auxgrad.evaluate PATH --episodes N``: score a run's checkpoint or a teacher.
 
-PATH is a run directory (``runs/<name>``, its ``checkpoint.safetensors`` and ``config.yaml``)
-or a native teacher directory (``teachers/<name>``). Scoring uses a fresh environment with
-its own, explicit sticky-action probability (ALE v5's 0.25 by default) and no life-loss
-terminals, so nothing of the training environment leaks into the score. Each of N
-environments per game plays exactly one episode, so short episodes are not over-counted.
+PATH is a run directory (``runs/<name>``, its ``checkpoint.safetensors`` and ``config.yaml``),
+a native teacher directory (``teachers/<name>``) or a Stable-Baselines3 zip (with ``--game``).
+Scoring uses a fresh environment with its own, explicit sticky-action probability (ALE v5's
+0.25 by default) and no life-loss terminals, so nothing of the training environment leaks
+into the score. Each of N environments per game plays exactly one episode, so short episodes
+are not over-counted.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,8 +23,9 @@ from torch import Tensor
 from rl_auxgrad.agents.learner import Learner
 from rl_auxgrad.checkpoint import load_state
 from rl_auxgrad.config import ConfigError, load_config
-from rl_auxgrad.envs import Episode, ObsToDevice, StepResult, make_vector_env
-from rl_auxgrad.teachers.native import CARD, NativeTeacher
+from rl_auxgrad.envs import EnvSpec, Episode, ObsToDevice, StepResult, make_vector_env
+from rl_auxgrad.teachers import load_teacher, read_card
+from rl_auxgrad.teachers.native import CARD
 
 Policy = Callable[[Tensor, Tensor], Tensor]
 """``policy(obs, game_ids) -> logits``."""
@@ -43,13 +44,15 @@ class Scores:
         return "\n".join(lines)
 
 
-def score(game: str, policy: Policy, episodes: int, *, seed: int, sticky_actions: float,
-          deterministic: bool, full_action_space: bool = False,
-          device: torch.device | str = "cpu", channels_last: bool = False) -> Scores:
-    """Plays ``episodes`` episodes of each game of ``game`` with ``policy``."""
+def score(game: str, make_policy: Callable[[EnvSpec], Policy], episodes: int, *, seed: int,
+          sticky_actions: float, deterministic: bool, full_action_space: bool = False,
+          device: torch.device | str = "cpu") -> Scores:
+    """Plays ``episodes`` episodes of each game of ``game`` with the policy that
+    ``make_policy(spec)`` builds for the scoring environment."""
     env = make_vector_env(game, episodes, seed=seed, sticky_actions=sticky_actions,
                           life_loss_terminal=False, full_action_space=full_action_space)
-    to_device = ObsToDevice(device, channels_last=channels_last)
+    policy = make_policy(env.spec)
+    to_device = ObsToDevice(device)
     game_ids = torch.tensor(env.spec.game_ids, device=device)
     generator = torch.Generator().manual_seed(seed)
     finished = np.zeros(env.spec.num_envs, dtype=bool)
@@ -84,7 +87,9 @@ def _episodes_in_order(step: StepResult, ended: np.ndarray) -> list[Episode]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m rl_auxgrad.evaluate",
                                      description=__doc__.split("\n\n")[0])
-    parser.add_argument("path", help="a run directory (runs/<name>) or a teacher directory")
+    parser.add_argument("path", help="a run directory (runs/<name>), a teacher directory or "
+                                     "a Stable-Baselines3 .zip")
+    parser.add_argument("--game", help="the game an SB3 zip plays (e.g. Breakout, CartPole-v1)")
     parser.add_argument("--episodes", type=int, default=10, help="episodes per game")
     parser.add_argument("--sticky-actions", type=float, default=0.25)
     parser.add_argument("--seed", type=int, default=12345,
@@ -99,13 +104,19 @@ def main(argv: list[str] | None = None) -> int:
         device = torch.device(args.device)
         options = {"seed": args.seed, "sticky_actions": args.sticky_actions,
                    "deterministic": args.deterministic, "device": device}
-        if (path / CARD).is_file():
-            scores = _score_teacher(path, args.episodes, options)
+        if path.suffix == ".zip":
+            if args.game is None:
+                raise ConfigError("an SB3 zip does not name its game: pass --game, e.g. "
+                                  "--game Breakout")
+            scores = _score_teacher(path, args.game, args.episodes, options)
+        elif (path / CARD).is_file():
+            scores = _score_teacher(path, "+".join(read_card(path)["games"]), args.episodes,
+                                    options)
         elif (path / "checkpoint.safetensors").is_file():
             scores = _score_run(path, args.episodes, options)
         else:
-            raise ConfigError(f"{path} is neither a run directory (checkpoint.safetensors) "
-                              f"nor a teacher directory ({CARD})")
+            raise ConfigError(f"{path} is neither a run directory (checkpoint.safetensors), "
+                              f"a teacher directory ({CARD}) nor a Stable-Baselines3 .zip")
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
@@ -115,24 +126,25 @@ def main(argv: list[str] | None = None) -> int:
 
 def _score_run(path: Path, episodes: int, options: dict) -> Scores:
     config = load_config(path / "config.yaml")
-    probe = make_vector_env(config.env.id, 1, seed=0)
-    learner = Learner(config, probe.spec, options["device"])
-    probe.close()
-    learner.agent.load_state_dict(load_state(path / "checkpoint.safetensors")["learner"]["agent"])
-    learner.agent.eval()
-    return score(config.env.id, lambda obs, games: learner.agent(obs, games).logits, episodes,
-                 channels_last=learner.channels_last, **options)
+    weights = load_state(path / "checkpoint.safetensors")["learner"]["agent"]
+
+    def make_policy(spec: EnvSpec) -> Policy:
+        learner = Learner(config, spec, options["device"])
+        learner.agent.load_state_dict(weights)
+        learner.agent.eval()
+        return lambda obs, games: learner.agent(obs, games).logits
+
+    return score(config.env.id, make_policy, episodes, **options)
 
 
-def _score_teacher(path: Path, episodes: int, options: dict) -> Scores:
-    card = json.loads((path / CARD).read_text())
-    game = "+".join(card["games"])
-    full = card["num_actions"] == 18 and len(card["games"]) == 1
-    probe = make_vector_env(game, 1, seed=0, full_action_space=full)
-    teacher = NativeTeacher(path, probe.spec, options["device"])
-    probe.close()
-    return score(game, teacher, episodes, full_action_space=full,
-                 channels_last=card["torso"] != "mlp", **options)
+def _score_teacher(path: Path, game: str, episodes: int, options: dict) -> Scores:
+    """A teacher plays in its own action set (a full 18-action teacher gets the full set)."""
+    full = False
+    if path.suffix != ".zip":
+        card = read_card(path)
+        full = card["num_actions"] == 18 and len(card["games"]) == 1
+    return score(game, lambda spec: load_teacher(path, spec, options["device"]), episodes,
+                 full_action_space=full, **options)
 
 
 if __name__ == "__main__":

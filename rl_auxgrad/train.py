@@ -4,14 +4,16 @@
     python -m rl_auxgrad.train --config configs/cartpole.yaml gate.name=projection seed=3
     python -m rl_auxgrad.train --resume runs/<name>               # continue a stopped run
 
-Each run writes ``runs/<name>/``: ``config.yaml`` (resolved), tensorboard events and
-``checkpoint.safetensors`` (atomic; every ``checkpoint_every`` steps and at the end). Bad
+Each run writes ``runs/<name>/``: ``config.yaml`` (resolved), ``teacher.json`` (which teacher:
+path, SHA-256, card), tensorboard events and ``checkpoint.safetensors`` (atomic; every
+``checkpoint_every`` steps and at the end). Bad
 input prints one line on stderr and exits with status 2, touching nothing.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import sys
 from dataclasses import dataclass
@@ -24,10 +26,12 @@ from rl_auxgrad.checkpoint import load_state, save_state
 from rl_auxgrad.config import ConfigError, TrainConfig, load_config, to_yaml
 from rl_auxgrad.envs import VectorEnv, make_vector_env
 from rl_auxgrad.logging import RunLogger
-from rl_auxgrad.teachers import NativeTeacher
+from rl_auxgrad.teachers import Teacher, load_teacher
 
 CHECKPOINT = "checkpoint.safetensors"
 CONFIG = "config.yaml"
+TEACHER_RECORD = "teacher.json"
+"""Which teacher the run uses: path, SHA-256 of its weights file and its card."""
 
 
 class TrainingDiverged(RuntimeError):
@@ -42,7 +46,7 @@ class Run:
     directory: Path
     env: VectorEnv
     learner: Learner
-    teacher: NativeTeacher | None
+    teacher: Teacher | None
     resume_state: dict | None
 
 
@@ -71,8 +75,15 @@ def prepare(config: TrainConfig, directory: Path, resume: bool) -> Run:
     env = make_vector_env(e.id, e.num_envs, seed=config.seed, sticky_actions=e.sticky_actions,
                           life_loss_terminal=e.life_loss_terminal, frame_stack=e.frame_stack,
                           frameskip=e.frameskip, noop_max=e.noop_max, threads=e.threads)
-    teacher = (NativeTeacher(config.teacher.path, env.spec, device)
+    teacher = (load_teacher(config.teacher.path, env.spec, device,
+                            q_temperature=config.teacher.q_temperature)
                if config.teacher.path is not None else None)
+    if resume and teacher is not None and (directory / TEACHER_RECORD).is_file():
+        recorded = json.loads((directory / TEACHER_RECORD).read_text())["sha256"]
+        if recorded != teacher.fingerprint():
+            raise ConfigError(f"teacher {config.teacher.path} changed since {directory} started "
+                              f"(sha256 {recorded[:12]}… then, {teacher.fingerprint()[:12]}… "
+                              "now): restore it, or start a new run")
     learner = Learner(config, env.spec, device, teacher)
     state = load_state(directory / CHECKPOINT, device="cpu") if resume else None
     return Run(config, directory, env, learner, teacher, state)
@@ -86,6 +97,10 @@ def train(run: Run, stop_after: int | None = None, show_progress: bool = True) -
     obs = env.reset(config.seed)
     if run.resume_state is None:
         (run.directory / CONFIG).write_text(to_yaml(config))
+        if run.teacher is not None:
+            (run.directory / TEACHER_RECORD).write_text(json.dumps(
+                {"path": str(run.teacher.path), "sha256": run.teacher.fingerprint(),
+                 "card": run.teacher.card}, indent=2) + "\n")
     else:
         learner.load_state_dict(run.resume_state["learner"])
         if run.resume_state["env"] is not None:
@@ -123,7 +138,7 @@ def train(run: Run, stop_after: int | None = None, show_progress: bool = True) -
     return run.directory
 
 
-def _hyperparameters(config: TrainConfig, teacher: NativeTeacher | None) -> str:
+def _hyperparameters(config: TrainConfig, teacher: Teacher | None) -> str:
     rows = ["|param|value|", "|-|-|"] + [f"|{line.split(':', 1)[0].strip()}|"
                                          f"{line.split(':', 1)[1].strip()}|"
                                          for line in to_yaml(config).splitlines()

@@ -33,7 +33,7 @@ from rl_auxgrad.agents.learner import Learner
 from rl_auxgrad.agents.networks import ActorCritic, make_torso
 from rl_auxgrad.config import load_config
 from rl_auxgrad.envs import make_vector_env
-from rl_auxgrad.teachers import NativeTeacher, save_teacher
+from rl_auxgrad.teachers import load_teacher, save_teacher
 
 CONFIG = Path(__file__).parents[1] / "configs" / "breakout.yaml"
 
@@ -61,7 +61,7 @@ def ours(steps: int, overrides: list[str], teacher_dir: Path | None = None) -> f
     config = load_config(CONFIG, [f"total_steps={steps}", *overrides])
     env = make_vector_env(config.env.id, config.env.num_envs, seed=0)
     device = torch.device("cpu")
-    teacher = NativeTeacher(teacher_dir, env.spec, device) if teacher_dir else None
+    teacher = load_teacher(teacher_dir, env.spec, device) if teacher_dir else None
     learner = Learner(config, env.spec, device, teacher)
     obs = env.reset()
     start = time.perf_counter()

@@ -11,7 +11,7 @@ from rl_auxgrad.agents.learner import Learner
 from rl_auxgrad.agents.networks import ActorCritic, make_torso
 from rl_auxgrad.config import ConfigError, load_config
 from rl_auxgrad.envs import make_vector_env
-from rl_auxgrad.teachers import NativeTeacher, save_teacher
+from rl_auxgrad.teachers import load_native, save_teacher
 
 BASE = ["env.id=CartPole-v1", "env.num_envs=2", "agent.num_steps=32", "total_steps=10000"]
 
@@ -101,7 +101,7 @@ def test_multi_game_update_gates_each_game_against_a_breakout_teacher(tmp_path):
                                 "agent.num_steps=8", "agent.num_minibatches=2",
                                 "agent.update_epochs=1", "total_steps=1000"])
     env = make_vector_env(config.env.id, 1, seed=0, threads=1)
-    teacher = NativeTeacher(tmp_path / "t", env.spec, torch.device("cpu"))
+    teacher = load_native(tmp_path / "t", env.spec, torch.device("cpu"))
     learner = Learner(config, env.spec, torch.device("cpu"), teacher)
     rollout, _, _ = learner.collect(env, env.reset())
     logits = rollout.teacher_logits.flatten(0, 1)

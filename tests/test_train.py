@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 import torch
+from stable_baselines3 import DQN, PPO
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from rl_auxgrad import evaluate
@@ -55,6 +57,24 @@ def test_teacher_run_logs_the_gate_and_the_teacher(tmp_path):
             "losses/teacher_kl", "gate/cosine", "gate/weight", "teacher/lam"} <= tags
     assert "teacher.sha256" in events.Tensors("hyperparameters/text_summary")[0].tensor_proto \
         .string_val[0].decode()
+    record = json.loads((tmp_path / "t" / "teacher.json").read_text())
+    assert record["path"] == str(teacher) and record["card"]["score"] == 0.0
+    assert len(record["sha256"]) == 64
+
+
+def test_teacher_swaps_by_path_and_a_changed_teacher_stops_a_resume(tmp_path, capsys):
+    sb3_zip = tmp_path / "ppo.zip"
+    PPO("MlpPolicy", "CartPole-v1", n_steps=16, batch_size=16, seed=0, device="cpu").save(sb3_zip)
+    assert run(tmp_path, "total_steps=512", "name=sb3", f"teacher.path={sb3_zip}",
+               "--stop-after", "256") == 0
+    assert json.loads((tmp_path / "sb3" / "teacher.json").read_text())["card"]["format"] \
+        == "stable-baselines3"
+    assert run(tmp_path, "total_steps=256", "name=alone", "teacher.path=none") == 0
+    assert not (tmp_path / "alone" / "teacher.json").exists()
+    PPO("MlpPolicy", "CartPole-v1", n_steps=16, batch_size=16, seed=1, device="cpu").save(sb3_zip)
+    capsys.readouterr()
+    assert train_module.main(["--resume", str(tmp_path / "sb3"), "--no-progress"]) == 2
+    assert "changed since" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(("args", "message"), [
@@ -63,6 +83,7 @@ def test_teacher_run_logs_the_gate_and_the_teacher(tmp_path):
     (["gate.nme=cosine"], "unknown config key 'gate.nme'"),
     (["seed=one"], "bad value for seed"),
     (["teacher.path=/no/such/teacher"], "not found"),
+    (["teacher.path=/no/such/teacher.zip"], "not found"),
 ])
 def test_bad_input_exits_2_with_one_line_and_writes_nothing(tmp_path, capsys, args, message):
     assert run(tmp_path, *args) == 2
@@ -107,3 +128,9 @@ def test_evaluate_scores_a_run_and_a_teacher(tmp_path, capsys):
     assert "over 2 episodes" in capsys.readouterr().out
     assert evaluate.main([str(tmp_path / "nothing")]) == 2
     assert "neither a run directory" in capsys.readouterr().err
+    sb3_zip = tmp_path / "dqn.zip"
+    DQN("MlpPolicy", "CartPole-v1", buffer_size=100, seed=0, device="cpu").save(sb3_zip)
+    assert evaluate.main([str(sb3_zip), "--game", "CartPole-v1", "--episodes", "2"]) == 0
+    assert "over 2 episodes" in capsys.readouterr().out
+    assert evaluate.main([str(sb3_zip)]) == 2
+    assert "pass --game" in capsys.readouterr().err

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import re
 
+import ale_py
 import gymnasium as gym
 
 GAMES: dict[str, str] = {"Breakout": "breakout", "MsPacman": "ms_pacman"}
@@ -70,3 +72,17 @@ def split_games(name: str) -> tuple[str, ...]:
 def is_atari(name: str) -> bool:
     """Whether ``name`` (canonical) is an Atari game or a multi-game of Atari games."""
     return all(game in GAMES for game in name.split(MULTI_SEP))
+
+
+@functools.cache
+def minimal_action_meanings(game: str) -> tuple[str, ...]:
+    """ALE meanings of ``game``'s minimal action set, in the ALE's order (what a single-game env
+    and a Stable-Baselines3 Atari agent use): ("NOOP", "FIRE", "RIGHT", "LEFT") for Breakout."""
+    ale = ale_py.ALEInterface()
+    ale.setLoggerMode(ale_py.LoggerMode.Error)
+    ale.loadROM(ale_py.roms.get_rom_path(GAMES[game]))
+    return tuple(action.name for action in ale.getMinimalActionSet())
+
+
+FULL_ACTION_MEANINGS: tuple[str, ...] = tuple(action.name for action in ale_py.Action)
+"""The ALE's full 18-action set, in order (NOOP, FIRE, UP, RIGHT, ...)."""

@@ -1,5 +1,31 @@
-"""Teachers: pretrained policies whose KL is the auxiliary loss."""
+"""Teachers: pretrained policies whose KL is the auxiliary loss.
 
-from .native import NativeTeacher, TeacherError, save_teacher
+``load_teacher(path, spec, device)`` reads a native teacher directory (``teachers/<name>``,
+see :mod:`.native`) or a Stable-Baselines3 ``.zip`` (see :mod:`.sb3`, read without pickle).
+"""
 
-__all__ = ["NativeTeacher", "TeacherError", "save_teacher"]
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from rl_auxgrad.envs import EnvSpec
+
+from .base import UNAVAILABLE, Teacher, TeacherError, TeacherInfo
+from .native import load_native, read_card, save_teacher
+from .sb3 import load_sb3
+
+
+def load_teacher(path: str | Path, spec: EnvSpec, device: torch.device, *,
+                 q_temperature: float = 1.0) -> Teacher:
+    """The teacher at ``path`` (a directory or an SB3 ``.zip``), checked against ``spec``.
+    ``q_temperature`` turns a DQN's Q-values into logits (Q / q_temperature)."""
+    path = Path(path)
+    if path.suffix == ".zip":
+        return load_sb3(path, spec, device, q_temperature=q_temperature)
+    return load_native(path, spec, device)
+
+
+__all__ = ["UNAVAILABLE", "Teacher", "TeacherError", "TeacherInfo", "load_native", "load_sb3",
+           "load_teacher", "read_card", "save_teacher"]
