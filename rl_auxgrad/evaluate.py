@@ -99,29 +99,34 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     path = Path(args.path)
     try:
-        if args.episodes < 1:
-            raise ConfigError(f"--episodes must be >= 1, got {args.episodes}")
-        device = torch.device(args.device)
-        options = {"seed": args.seed, "sticky_actions": args.sticky_actions,
-                   "deterministic": args.deterministic, "device": device}
-        if path.suffix == ".zip":
-            if args.game is None:
-                raise ConfigError("an SB3 zip does not name its game: pass --game, e.g. "
-                                  "--game Breakout")
-            scores = _score_teacher(path, args.game, args.episodes, options)
-        elif (path / CARD).is_file():
-            scores = _score_teacher(path, "+".join(read_card(path)["games"]), args.episodes,
-                                    options)
-        elif (path / "checkpoint.safetensors").is_file():
-            scores = _score_run(path, args.episodes, options)
-        else:
-            raise ConfigError(f"{path} is neither a run directory (checkpoint.safetensors), "
-                              f"a teacher directory ({CARD}) nor a Stable-Baselines3 .zip")
+        scores = score_path(path, args.episodes, game=args.game, seed=args.seed,
+                            sticky_actions=args.sticky_actions,
+                            deterministic=args.deterministic, device=torch.device(args.device))
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     print(f"{path}: {scores.summary()}")
     return 0
+
+
+def score_path(path: Path, episodes: int, *, game: str | None = None, seed: int,
+               sticky_actions: float, deterministic: bool, device: torch.device) -> Scores:
+    """Scores the run directory, teacher directory or SB3 zip (with ``game``) at ``path``."""
+    if episodes < 1:
+        raise ConfigError(f"--episodes must be >= 1, got {episodes}")
+    options = {"seed": seed, "sticky_actions": sticky_actions, "deterministic": deterministic,
+               "device": device}
+    if path.suffix == ".zip":
+        if game is None:
+            raise ConfigError("an SB3 zip does not name its game: pass --game, e.g. "
+                              "--game Breakout")
+        return _score_teacher(path, game, episodes, options)
+    if (path / CARD).is_file():
+        return _score_teacher(path, "+".join(read_card(path)["games"]), episodes, options)
+    if (path / "checkpoint.safetensors").is_file():
+        return _score_run(path, episodes, options)
+    raise ConfigError(f"{path} is neither a run directory (checkpoint.safetensors), a teacher "
+                      f"directory ({CARD}) nor a Stable-Baselines3 .zip")
 
 
 def _score_run(path: Path, episodes: int, options: dict) -> Scores:

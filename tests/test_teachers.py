@@ -4,6 +4,7 @@ unsupported zips are refused with a reason; native cards are checked; swapping b
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import io
 import zipfile
 from pathlib import Path
@@ -18,11 +19,29 @@ from stable_baselines3.common.env_util import make_atari_env
 from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
 from stable_baselines3.common.vec_env import VecFrameStack
 
+from rl_auxgrad import evaluate
+from rl_auxgrad.agents.networks import ActorCritic, make_torso
 from rl_auxgrad.envs import make_vector_env
-from rl_auxgrad.teachers import UNAVAILABLE, TeacherError, load_sb3, load_teacher
+from rl_auxgrad.teachers import (
+    UNAVAILABLE,
+    TeacherError,
+    load_sb3,
+    load_teacher,
+    read_card,
+    save_teacher,
+)
 
 CPU = torch.device("cpu")
+ROOT = Path(__file__).parents[1]
+CARTPOLE_CONFIG = ROOT / "configs" / "cartpole.yaml"
 Q_TEMPERATURE = 0.5
+
+
+def _script(name: str):
+    spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def _sb3_probs(model, obs: torch.Tensor) -> torch.Tensor:
@@ -186,3 +205,43 @@ def test_sb3_teacher_fingerprint_is_the_zips_hash(cartpole_zip, cartpole_spec):
     assert teacher.fingerprint() == hashlib.sha256(cartpole_zip.read_bytes()).hexdigest()
     assert teacher.card["format"] == "stable-baselines3"
     assert torch.isfinite(teacher(torch.zeros(3, 4), torch.zeros(3, dtype=torch.long))).all()
+
+
+def _native_breakout_teacher(tmp_path: Path, full_action_space: bool = False) -> Path:
+    env = make_vector_env("Breakout", 1, seed=0, full_action_space=full_action_space)
+    agent = ActorCritic(make_torso("nature", env.spec.obs_shape), env.spec.num_actions)
+    env.close()
+    return save_teacher(tmp_path / f"breakout{int(full_action_space)}", agent, env.spec, "nature",
+                        {"score": {"mean": 1.0}})
+
+
+def test_native_card_is_checked_against_the_game_and_the_action_set(tmp_path):
+    teacher = _native_breakout_teacher(tmp_path)
+    ms_pacman = make_vector_env("MsPacman", 1, seed=0)
+    with pytest.raises(TeacherError, match="plays Breakout, the environment is MsPacman"):
+        load_teacher(teacher, ms_pacman.spec, CPU)
+    ms_pacman.close()
+    full = _native_breakout_teacher(tmp_path, full_action_space=True)
+    breakout = make_vector_env("Breakout", 1, seed=0)
+    with pytest.raises(TeacherError, match=r"uses actions .*'UP'.* that Breakout here does not"):
+        load_teacher(full, breakout.spec, CPU)
+    breakout.close()
+    assert read_card(teacher)["score"] == {"mean": 1.0}
+
+
+def test_train_teacher_writes_a_card_whose_score_evaluate_reproduces(tmp_path, capsys):
+    script = _script("train_teacher")
+    out = tmp_path / "teacher"
+    assert script.main(["--config", str(CARTPOLE_CONFIG), "--steps", "512", "--out", str(out),
+                        "--why", "tiny", "--episodes", "3", "--runs-dir",
+                        str(tmp_path / "runs")]) == 0
+    card = read_card(out)
+    assert card["training"]["agent_steps"] == 512 and card["why_imperfect"] == "tiny"
+    assert card["games"] == ["CartPole-v1"] and card["size_bytes"] > 0
+    capsys.readouterr()
+    command = card["score"]["command"].split()
+    assert command[:3] == ["python", "-m", "rl_auxgrad.evaluate"]
+    assert evaluate.main(command[3:]) == 0
+    assert f"mean {card['score']['mean']:.1f} ± {card['score']['std']:.1f}" \
+        in capsys.readouterr().out
+    assert script.main(["--steps", "512", "--out", str(out), "--why", "x"]) == 2  # no overwrite

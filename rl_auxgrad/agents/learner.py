@@ -87,6 +87,7 @@ class Learner:
         torso_name = config.agent.torso
         if torso_name == "auto":
             torso_name = "nature" if spec.is_atari else "mlp"
+        self.torso_name = torso_name
         self.channels_last = torso_name != "mlp"
         agent = ActorCritic(make_torso(torso_name, spec.obs_shape), spec.num_actions,
                             len(spec.games), config.teacher.head == "separate")

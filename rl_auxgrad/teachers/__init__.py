@@ -13,7 +13,7 @@ import torch
 from rl_auxgrad.envs import EnvSpec
 
 from .base import UNAVAILABLE, Teacher, TeacherError, TeacherInfo
-from .native import load_native, read_card, save_teacher
+from .native import load_agent, load_native, read_card, save_teacher
 from .sb3 import load_sb3
 
 
@@ -27,5 +27,5 @@ def load_teacher(path: str | Path, spec: EnvSpec, device: torch.device, *,
     return load_native(path, spec, device)
 
 
-__all__ = ["UNAVAILABLE", "Teacher", "TeacherError", "TeacherInfo", "load_native", "load_sb3",
-           "load_teacher", "read_card", "save_teacher"]
+__all__ = ["UNAVAILABLE", "Teacher", "TeacherError", "TeacherInfo", "load_agent", "load_native",
+           "load_sb3", "load_teacher", "read_card", "save_teacher"]

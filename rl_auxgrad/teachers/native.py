@@ -50,6 +50,16 @@ def read_card(directory: str | Path) -> dict[str, Any]:
         raise TeacherError(f"teacher card {directory / CARD} is not valid JSON ({error})") from None
 
 
+def load_agent(directory: str | Path, card: dict[str, Any] | None = None) -> ActorCritic:
+    """The teacher's network itself (an :class:`ActorCritic`), e.g. to fine-tune it."""
+    directory = Path(directory)
+    card = read_card(directory) if card is None else card
+    net = ActorCritic(make_torso(card["torso"], tuple(card["obs_shape"])), card["num_actions"],
+                      len(card["games"]), card.get("separate_distill_head", False))
+    net.load_state_dict(load_file(directory / WEIGHTS))
+    return net
+
+
 def load_native(directory: str | Path, spec: EnvSpec, device: torch.device) -> Teacher:
     """The native teacher in ``directory``, checked against ``spec``, on ``device``."""
     directory = Path(directory)
@@ -58,9 +68,6 @@ def load_native(directory: str | Path, spec: EnvSpec, device: torch.device) -> T
                        num_actions=card["num_actions"],
                        action_meanings=tuple(tuple(m) for m in card["action_meanings"]))
     check_observation(directory, info.obs_shape, spec)  # before building the network
-    net = ActorCritic(make_torso(card["torso"], info.obs_shape), info.num_actions,
-                      len(info.games), card.get("separate_distill_head", False))
-    net.load_state_dict(load_file(directory / WEIGHTS))
-    net = net.to(device).eval()
+    net = load_agent(directory, card).to(device).eval()
     return Teacher(directory, directory / WEIGHTS, lambda obs, heads: net(obs, heads).logits,
                    info, spec, card)

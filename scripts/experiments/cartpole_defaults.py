@@ -1,0 +1,83 @@
+"""Measurements behind the learner's defaults (gate.reference, teacher.lam, gate.ema) on CartPole
+with the shipped imperfect teacher (teachers/cartpole_ppo_12k, about 120 points), PPO and the
+shared 64-64 torso of configs/cartpole.yaml.
+
+    python scripts/experiments/cartpole_defaults.py [--seeds 1 2] [--steps 80000]
+
+Runs go to runs/defaults/ (finished runs are skipped, interrupted ones resume); the table goes
+to docs/cartpole_defaults.md. Per configuration: mean episodic return over the first quarter
+and the last quarter of the budget, mean gate cosine and mean gate weight over the run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+from common import RunSpec, run_all, window_mean
+
+ROOT = Path(__file__).parents[2]
+CONFIG = str(ROOT / "configs" / "cartpole.yaml")
+TEACHER = "teachers/cartpole_ppo_12k"
+VARIANTS: dict[str, tuple[str, ...]] = {
+    "rl_alone": ("teacher.path=none",),
+    "rl+kl_lam1": ("gate.name=multitask", "teacher.lam=1"),
+    "rl+kl_lam10": ("gate.name=multitask", "teacher.lam=10"),
+    "cosine_policy_lam1": ("gate.name=cosine", "gate.reference=policy", "teacher.lam=1"),
+    "cosine_policy_lam10": ("gate.name=cosine", "gate.reference=policy", "teacher.lam=10"),
+    "cosine_full_lam10": ("gate.name=cosine", "gate.reference=full", "teacher.lam=10"),
+    "cosine_policy_lam10_ema": ("gate.name=cosine", "gate.reference=policy", "teacher.lam=10",
+                                "gate.ema=0.01"),
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--steps", type=int, default=80_000)
+    parser.add_argument("--runs-dir", default=str(ROOT / "runs" / "defaults"))
+    parser.add_argument("--out", default=str(ROOT / "docs" / "cartpole_defaults.md"))
+    args = parser.parse_args(argv)
+    torch.set_num_threads(1)
+    runs_dir = Path(args.runs_dir)
+    runs = [RunSpec(f"{variant}__seed{seed}",
+                    (f"teacher.path={ROOT / TEACHER}", *overrides, f"seed={seed}",
+                     f"total_steps={args.steps}"), CONFIG)
+            for variant, overrides in VARIANTS.items() for seed in args.seeds]
+    run_all(runs, runs_dir)
+    quarter = args.steps // 4
+    rows = []
+    for variant in VARIANTS:
+        dirs = [runs_dir / f"{variant}__seed{seed}" for seed in args.seeds]
+
+        def mean(tag: str, start: int, stop: int, dirs: list[Path] = dirs) -> float:
+            return float(np.mean([window_mean(d, tag, start, stop) for d in dirs]))
+
+        rows.append(f"| {variant} | {mean('charts/episodic_return', 0, quarter):.1f} | "
+                    f"{mean('charts/episodic_return', args.steps - quarter, args.steps + 1):.1f}"
+                    f" | {mean('gate/cosine', 0, args.steps + 1):+.3f} | "
+                    f"{mean('gate/weight', 0, args.steps + 1):.3f} |")
+    table = "\n".join(["| variant | return, first quarter | return, last quarter | "
+                       "gate cosine | gate weight |", "|---|---:|---:|---:|---:|", *rows])
+    text = f"""# CartPole: measurements behind the learner's defaults
+
+Made by `python scripts/experiments/cartpole_defaults.py --seeds {' '.join(map(str, args.seeds))}
+--steps {args.steps}` ({platform.machine()}, CPU, torch {torch.__version__}). PPO with
+`configs/cartpole.yaml` (shared 64-64 tanh torso), teacher `{TEACHER}`, {args.steps:,} agent
+steps per run, seeds {', '.join(map(str, args.seeds))}; each number is the mean over seeds of the
+per-run mean (episodic return over the first and the last {quarter:,} steps; gate cosine and
+weight over all minibatches; NaN where the variant has no gate).
+
+{table}
+"""
+    Path(args.out).write_text(text)
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

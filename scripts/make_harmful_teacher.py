@@ -1,0 +1,111 @@
+"""Make a harmful CartPole teacher: a good teacher's policy, except that wherever the cart is
+right of the centre (x > 0) it pushes right with probability 0.95, which drives the cart off
+the track. Distilling it drags a student towards failing; a gate should ignore it there.
+
+    python scripts/make_harmful_teacher.py teachers/cartpole_ppo_12k \\
+        --out teachers/cartpole_harmful_pushright
+
+The rule is put into the teacher's own network (an MLP actor-critic) by supervised
+distillation, KL(rule || network), on states the source teacher visits (sampled stochastically,
+with its mistakes, so both halves of the track are covered); the card records the rule, the
+distillation and the score measured by ``rl_auxgrad.evaluate``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.nn import functional as F
+
+from rl_auxgrad.envs import make_vector_env
+from rl_auxgrad.evaluate import score_path
+from rl_auxgrad.teachers import load_agent, load_native, read_card, save_teacher
+
+PUSH_RIGHT = 1
+RULE = "x > 0: push right with probability 0.95; elsewhere the source teacher's policy"
+SCORING_SEED = 12345
+
+
+def visited_states(source: Path, steps: int, seed: int) -> torch.Tensor:
+    """States from the source teacher's own stochastic play on 16 CartPole envs."""
+    env = make_vector_env("CartPole-v1", 16, seed=seed)
+    teacher = load_native(source, env.spec, torch.device("cpu"))
+    game_ids = torch.zeros(16, dtype=torch.long)
+    generator = torch.Generator().manual_seed(seed)
+    obs, states = env.reset(), []
+    for _ in range(steps // 16):
+        obs_t = torch.as_tensor(obs)
+        states.append(obs_t)
+        probs = torch.softmax(teacher(obs_t, game_ids), -1)
+        obs = env.step(torch.multinomial(probs, 1, generator=generator).squeeze(1).numpy()).obs
+    env.close()
+    return torch.cat(states)
+
+
+def harmful_targets(source_probs: torch.Tensor, states: torch.Tensor) -> torch.Tensor:
+    """The rule's action probabilities: 0.95 on push-right where x > 0."""
+    right = torch.tensor([0.05, 0.95]).expand_as(source_probs)
+    return torch.where(states[:, :1] > 0, right, source_probs)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("source", help="a native CartPole teacher directory")
+    parser.add_argument("--out", required=True)
+    parser.add_argument("--states", type=int, default=32768)
+    parser.add_argument("--epochs", type=int, default=60)
+    parser.add_argument("--episodes", type=int, default=30)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    source, out = Path(args.source), Path(args.out)
+    if out.exists():
+        print(f"error: {out} exists: remove it or choose another --out", file=sys.stderr)
+        return 2
+    torch.manual_seed(args.seed)
+    states = visited_states(source, args.states, args.seed)
+    env = make_vector_env("CartPole-v1", 1, seed=0)
+    teacher = load_native(source, env.spec, torch.device("cpu"))
+    env.close()
+    game_ids = torch.zeros(len(states), dtype=torch.long)
+    targets = harmful_targets(torch.softmax(teacher(states, game_ids), -1), states)
+    network = load_agent(source)
+    optimizer = torch.optim.Adam(network.parameters(), lr=1e-3)
+    for _ in range(args.epochs):
+        for batch in torch.randperm(len(states)).split(1024):
+            logits = network(states[batch], game_ids[batch]).logits
+            loss = F.kl_div(F.log_softmax(logits, -1), targets[batch], reduction="batchmean")
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+    with torch.no_grad():
+        final = F.kl_div(F.log_softmax(network(states, game_ids).logits, -1), targets,
+                         reduction="batchmean")
+    source_card = read_card(source)
+    card = {"env": source_card.get("env", {"id": "CartPole-v1"}),
+            "why_imperfect": f"harmful on purpose: {RULE}",
+            "training": {"source_teacher": str(source), "rule": RULE,
+                         "distillation": f"{args.epochs} epochs of Adam(1e-3) on {len(states)} "
+                                         f"states, final KL(rule || teacher) {final:.4f}",
+                         "made_by": "python scripts/make_harmful_teacher.py "
+                                    + shlex.join(sys.argv[1:] if argv is None else argv)}}
+    save_teacher(out, network, env.spec, source_card["torso"], card)
+    scores = score_path(out, args.episodes, seed=SCORING_SEED, sticky_actions=0.25,
+                        deterministic=False, device=torch.device("cpu"))
+    every = scores.per_game["CartPole-v1"]
+    card["score"] = {"mean": float(np.mean(every)), "std": float(np.std(every)),
+                     "episodes_per_game": args.episodes, "seed": SCORING_SEED,
+                     "command": f"python -m rl_auxgrad.evaluate {out} --episodes "
+                                f"{args.episodes} --seed {SCORING_SEED}"}
+    card["size_bytes"] = (out / "model.safetensors").stat().st_size
+    save_teacher(out, network, env.spec, source_card["torso"], card)
+    print(f"{out}: {scores.summary()} (source KL fit {final:.4f})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
