@@ -160,3 +160,23 @@ def test_bad_arguments_raise_one_clear_value_error(case):
     call, message = bad_calls()[case]
     with pytest.raises(ValueError, match=message):
         call()
+
+
+@pytest.mark.parametrize("gate", ["cosine", "projection"])
+def test_ungated_loss_is_added_as_is_and_reported_in_total_cosine(gate):
+    net = TwoHeadNet()
+    x = torch.randn(16, 3, dtype=torch.float64)
+    main, aux = net.losses(x)
+    extra = (net.torso(x).sum(1) + net.main_only.sum() - 0.5).pow(2).mean()  # torso + main_only
+    params = list(net.parameters())
+    expected = expected_grads(net, x, gate, 0.7, gated=list(net.torso.parameters()))
+    for p, g in zip(params, grads(extra, params), strict=True):
+        expected[p] += 0 if g is None else g
+    shared = list(net.torso.parameters())
+    g_main, g_aux, g_extra = (flat(grads(loss, shared)) for loss in (main, aux, extra))
+    stats = gated_backward(main, aux, params, gate, 0.7, ungated=extra)
+    for p in params:
+        torch.testing.assert_close(p.grad, expected[p])
+    total = g_main + g_extra
+    torch.testing.assert_close(stats.total_cosine[0],
+                               total @ g_aux / (total.norm() * g_aux.norm()))

@@ -118,3 +118,14 @@ def test_a2c_uses_its_own_defaults_and_updates():
     assert isinstance(learner.optimizer, torch.optim.RMSprop)
     assert learner.config.agent.update_epochs == 1 and learner.global_step == 10
     assert stats["losses/approx_kl"] == 0.0 and math.isfinite(stats["gate/cosine"])
+
+
+def test_both_references_cosines_are_logged():
+    """With reference=policy the gate compares with the policy loss and also reports the cosine
+    with the whole loss (policy + value); with reference=full the two are the same."""
+    _, policy = one_update(["gate.name=cosine", "gate.reference=policy"],
+                           teacher_fn(fixed_teacher()))
+    _, full = one_update(["gate.name=cosine", "gate.reference=full"],
+                         teacher_fn(fixed_teacher()))
+    assert policy["gate/cosine"] != pytest.approx(policy["gate/cosine_full"], abs=1e-6)
+    assert full["gate/cosine"] == pytest.approx(full["gate/cosine_full"], abs=1e-6)

@@ -221,16 +221,19 @@ class Learner:
         games_count = len(self.spec.games)
         masks = [mb["games"] == g for g in range(games_count)]
         auxes = [kl[m].mean() / games_count for m in masks]
+        policies = [policy[m].mean() / games_count for m in masks]
+        values = [value[m].mean() / games_count for m in masks]
         if self.config.gate.reference == "full":  # the papers' literal L_main
-            mains = [(policy[m].mean() + value[m].mean()) / games_count for m in masks]
+            mains, ungated = [p + v for p, v in zip(policies, values, strict=True)], None
         else:  # compare with the policy part only; the value gradient is added ungated
-            mains = [policy[m].mean() / games_count for m in masks]
-            value.mean().backward(retain_graph=True)
+            mains, ungated = policies, values
         jacobians = ([self._main_jacobian(mb, m) for m in masks]
                      if isinstance(self.gate, Attittud) else None)
         gate_stats: GateStats = gated_backward(mains, auxes, self.agent.parameters(), self.gate,
-                                               lam, scope=self.scope, main_jacobian=jacobians)
+                                               lam, scope=self.scope, main_jacobian=jacobians,
+                                               ungated=ungated)
         stats["gate/cosine"] = gate_stats.cosine.mean()
+        stats["gate/cosine_full"] = gate_stats.total_cosine.mean()
         stats["gate/weight"] = gate_stats.weight.mean()
         stats["gate/main_norm"] = gate_stats.main_norm.mean()
         stats["gate/aux_norm"] = gate_stats.aux_norm.mean()

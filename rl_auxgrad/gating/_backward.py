@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import replace
 
 import torch
 from torch import Tensor
 
 from ._checks import as_list, check_lam, check_losses, check_params, check_scope
-from ._gates import Gate, GateStats
+from ._gates import Gate, GateStats, cosine_of
 from ._registry import make_gate
 
 MainJacobian = Callable[[Sequence[Tensor], int], Tensor]
@@ -23,6 +24,7 @@ def gated_backward(
     *,
     scope: Iterable[Tensor] | None = None,
     main_jacobian: MainJacobian | Sequence[MainJacobian | None] | None = None,
+    ungated: Tensor | Sequence[Tensor] | None = None,
 ) -> GateStats:
     """Backpropagates ``main`` and ``aux`` and accumulates the gated gradient into ``.grad``.
 
@@ -40,6 +42,11 @@ def gated_backward(
     per-example main gradients to gates that need them (:class:`Attittud`; build it with
     :func:`per_example_jacobian`). A stateful gate keeps one state per pair (its ``slot``).
 
+    ``ungated`` (one loss per pair) is a part of the main objective that is not compared with
+    the auxiliary loss, e.g. an actor-critic's value loss when the gate compares the teacher
+    with the policy loss: its gradient is added to ``.grad`` as it is, and the stats'
+    ``total_cosine`` is cos(g_main + g_ungated, g_aux) on the gated parameters.
+
     Returns the gate's :class:`GateStats`, one entry per pair.
     """
     mains, auxes = as_list(main, "main"), as_list(aux, "aux")
@@ -49,11 +56,14 @@ def gated_backward(
     check_lam(lam)
     gate = make_gate(gate) if isinstance(gate, str) else gate
     jacobians = _per_pair(main_jacobian, len(mains))
+    extras = [None] * len(mains) if ungated is None else as_list(ungated, "ungated")
+    if len(extras) != len(mains):
+        raise ValueError(f"ungated has {len(extras)} losses for {len(mains)} loss pairs")
     position = {id(p): i for i, p in enumerate(params)}
 
     total: dict[int, Tensor] = {}
     stats = []
-    for i, (main_i, aux_i) in enumerate(zip(mains, auxes, strict=True)):
+    for i, (main_i, aux_i, extra_i) in enumerate(zip(mains, auxes, extras, strict=True)):
         main_reach = _reached(main_i, position)
         aux_reach = _reached(aux_i, position)
         for kind, reach in (("main", main_reach), ("aux", aux_reach)):
@@ -66,6 +76,8 @@ def gated_backward(
                              "there is nothing to gate")
         last = i == len(mains) - 1
         g_main = _grads(main_i, main_reach, params, retain_graph=True)
+        g_extra = ({} if extra_i is None else
+                   _grads(extra_i, _reached(extra_i, position), params, retain_graph=True))
         g_aux = _grads(aux_i, aux_reach, params, retain_graph=not last)
 
         sizes = [params[j].numel() for j in gated]
@@ -77,7 +89,15 @@ def gated_backward(
             sizes=torch.tensor(sizes, device=flat_main.device),
             jacobian=None if jacobian is None else _thunk(jacobian, [params[j] for j in gated]),
         )
+        if g_extra:
+            flat_total = flat_main + torch.cat([
+                g_extra[j].reshape(-1) if j in g_extra else torch.zeros_like(g_main[j]).reshape(-1)
+                for j in gated])
+            pair_stats = replace(pair_stats,
+                                 total_cosine=cosine_of(flat_total, flat_aux).reshape(1))
         stats.append(pair_stats)
+        for j, grad in g_extra.items():
+            total[j] = total[j] + grad if j in total else grad
 
         pieces = dict(zip(gated, update.split(sizes), strict=True))
         for j in main_reach | aux_reach:

@@ -23,6 +23,11 @@ JacobianThunk = Callable[[int], Tensor]
 """Called with ``m``, returns the ``(m, D)`` per-example main gradients of the gated params."""
 
 
+def cosine_of(a: Tensor, b: Tensor) -> Tensor:
+    """cos(a, b) of two flat vectors; 0 if either is 0."""
+    return safe_div(torch.dot(a, b), torch.linalg.vector_norm(a) * torch.linalg.vector_norm(b))
+
+
 @dataclass(frozen=True)
 class GateStats:
     """What a gate did, as detached tensors (one entry per (main, aux) pair).
@@ -36,6 +41,9 @@ class GateStats:
       single task, ``max(0, cos)`` for weighted cosine, ``1 - cos^2 [cos < 0]`` for projection.
     - ``main_norm``, ``aux_norm``: ``|g_main|`` and ``|g_aux|``.
     - ``applied_norm``: ``|u - g_main|``, the norm of what the auxiliary loss changed.
+    - ``total_cosine``: cos(g_main + g_ungated, g_aux), the cosine with the whole main loss
+      when :func:`gated_backward` is given ``ungated`` losses (an actor-critic's value loss
+      beside the policy loss it gates against); otherwise cos(g_main, g_aux).
     """
 
     cosine: Tensor
@@ -43,6 +51,7 @@ class GateStats:
     main_norm: Tensor
     aux_norm: Tensor
     applied_norm: Tensor
+    total_cosine: Tensor
 
     @staticmethod
     def measure(g_main: Tensor, g_aux: Tensor, update: Tensor, lam: Tensor, cosine: Tensor
@@ -56,6 +65,7 @@ class GateStats:
             torch.linalg.vector_norm(g_main),
             aux_sq.sqrt(),
             torch.linalg.vector_norm(applied),
+            cosine_of(g_main, g_aux),
         ]).detach()
         return GateStats(*values.unsqueeze(1))
 
