@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from rl_auxgrad.agents.learner import Learner
+from rl_auxgrad.agents.learner import Learner, take_rows
 from rl_auxgrad.agents.networks import ActorCritic, make_torso
 from rl_auxgrad.config import ConfigError, load_config
 from rl_auxgrad.envs import make_vector_env
@@ -129,3 +129,15 @@ def test_both_references_cosines_are_logged():
                          teacher_fn(fixed_teacher()))
     assert policy["gate/cosine"] != pytest.approx(policy["gate/cosine_full"], abs=1e-6)
     assert full["gate/cosine"] == pytest.approx(full["gate/cosine_full"], abs=1e-6)
+
+
+@pytest.mark.parametrize("shape", [(12, 4, 84, 84), (12, 4), (12,)])
+def test_take_rows_is_indexing(shape):
+    tensor = torch.randint(0, 255, shape, dtype=torch.uint8)
+    if len(shape) == 4:
+        tensor = tensor.contiguous(memory_format=torch.channels_last)
+    index = torch.tensor([3, 0, 11, 3, 7])
+    rows = take_rows(tensor, index)
+    assert torch.equal(rows, tensor[index])
+    if len(shape) == 4:
+        assert rows.is_contiguous(memory_format=torch.channels_last)
