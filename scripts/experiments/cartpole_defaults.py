@@ -57,20 +57,23 @@ def main(argv: list[str] | None = None) -> int:
         def mean(tag: str, start: int, stop: int, dirs: list[Path] = dirs) -> float:
             return float(np.mean([window_mean(d, tag, start, stop) for d in dirs]))
 
+        late = (args.steps - quarter, args.steps + 1)
         rows.append(f"| {variant} | {mean('charts/episodic_return', 0, quarter):.1f} | "
-                    f"{mean('charts/episodic_return', args.steps - quarter, args.steps + 1):.1f}"
-                    f" | {mean('gate/cosine', 0, args.steps + 1):+.3f} | "
-                    f"{mean('gate/weight', 0, args.steps + 1):.3f} |")
+                    f"{mean('charts/episodic_return', *late):.1f} | "
+                    f"{mean('gate/cosine', 0, quarter):+.3f} / {mean('gate/cosine', *late):+.3f}"
+                    f" | {mean('gate/weight', 0, quarter):.3f} / "
+                    f"{mean('gate/weight', *late):.3f} |")
     table = "\n".join(["| variant | return, first quarter | return, last quarter | "
-                       "gate cosine | gate weight |", "|---|---:|---:|---:|---:|", *rows])
+                       "gate cosine, first / last quarter | gate weight, first / last quarter |",
+                       "|---|---:|---:|---:|---:|", *rows])
     text = f"""# CartPole: measurements behind the learner's defaults
 
 Made by `python scripts/experiments/cartpole_defaults.py --seeds {' '.join(map(str, args.seeds))}
 --steps {args.steps}` ({platform.machine()}, CPU, torch {torch.__version__}). PPO with
 `configs/cartpole.yaml` (shared 64-64 tanh torso), teacher `{TEACHER}`, {args.steps:,} agent
 steps per run, seeds {', '.join(map(str, args.seeds))}; each number is the mean over seeds of the
-per-run mean (episodic return over the first and the last {quarter:,} steps; gate cosine and
-weight over all minibatches; NaN where the variant has no gate).
+per-run mean over the first and the last {quarter:,} steps (episodic return; gate cosine and
+gate weight, the share of lam * g_aux applied, averaged over updates; nan: no gate).
 
 {table}
 """
