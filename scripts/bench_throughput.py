@@ -6,11 +6,14 @@ agent steps per second of:
 
 - ``sb3``: SB3's PPO, ``CnnPolicy``, on ``make_atari_env`` + ``VecFrameStack(4)``;
 - ``ours``: ``rl_auxgrad``'s PPO on the ALE's C++ vector env (``configs/breakout.yaml``);
-- ``ours + teacher + cosine``: the same with a Nature-CNN teacher and the cosine gate;
+- ``ours + teacher + cosine``: the same with a Nature-CNN teacher and the cosine gate, with
+  ``gate.reference=policy`` (the default: three backward passes through the torso per
+  minibatch, for the policy loss, the value loss and the KL) and ``full`` (two: RL loss, KL);
 - ``env only``: random actions through our vector env, the ceiling for any learner;
 
-and prints the ratios. Targets (issue 4): ours >= 1.3x SB3; with teacher + gate at most 1.5x
-slower than without. Results go to ``docs/PERFORMANCE.md`` with ``--write``.
+and prints the ratios. Project targets: ours >= 1.3x SB3 ("be faster" than the libraries our
+users know); with teacher + gate at most 1.5x slower than without. Results go to
+``docs/PERFORMANCE.md`` with ``--write``.
 
     python scripts/bench_throughput.py --steps 16384 --write
 """
@@ -109,6 +112,8 @@ def main() -> None:
             "ours PPO": lambda: ours(args.steps, []),
             "ours PPO + teacher + cosine": lambda: ours(args.steps, ["gate.name=cosine"],
                                                         teacher),
+            "ours PPO + teacher + cosine, reference=full": lambda: ours(
+                args.steps, ["gate.name=cosine", "gate.reference=full"], teacher),
         }
         sps = {name: args.steps / run() for name, run in methods.items()}
     rows = [(name, value) for name, value in sps.items()]
@@ -116,8 +121,9 @@ def main() -> None:
         print(f"{name:30s} {value:8.1f} steps/s")
     speedup = sps["ours PPO"] / sps["sb3 PPO"]
     slowdown = sps["ours PPO"] / sps["ours PPO + teacher + cosine"]
-    print(f"ours / sb3: {speedup:.2f}x (target >= 1.3x); "
-          f"teacher + gate slowdown: {slowdown:.2f}x (target <= 1.5x)")
+    slowdown_full = sps["ours PPO"] / sps["ours PPO + teacher + cosine, reference=full"]
+    print(f"ours / sb3: {speedup:.2f}x (target >= 1.3x); teacher + gate slowdown: "
+          f"{slowdown:.2f}x, reference=full {slowdown_full:.2f}x (target <= 1.5x)")
     if args.write:
         lines = ["", "## Training throughput on Breakout",
                  "", f"Made by `python scripts/bench_throughput.py --steps {args.steps} --write` "
@@ -126,7 +132,8 @@ def main() -> None:
                  "| method | agent steps/s |", "|---|---:|"]
         lines += [f"| {name} | {value:.1f} |" for name, value in rows]
         lines += ["", f"Ours / SB3: **{speedup:.2f}x** (target >= 1.3x). Teacher + cosine gate "
-                  f"slowdown: **{slowdown:.2f}x** (target <= 1.5x).", ""]
+                  f"slowdown: **{slowdown:.2f}x** with gate.reference=policy, "
+                  f"**{slowdown_full:.2f}x** with reference=full (target <= 1.5x).", ""]
         path = Path("docs/PERFORMANCE.md")
         path.write_text(path.read_text() + "\n".join(lines))
         print(f"appended to {path}")
