@@ -28,11 +28,12 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e ".[dev]"
 	touch $(STAMP)
 
-# Until the RL learner (`python -m rl_auxgrad.train`) lands, the default job is the toy
-# reproductions of the papers, which write their figures and tables into docs/.
+# The default job: PPO on Breakout distilling the shipped Breakout teacher through the cosine
+# gate (10M agent steps; stop it any time and continue with
+# `python -m rl_auxgrad.train --resume runs/Breakout__ppo__cosine__seed1`). Overrides go in ARGS,
+# e.g. make train ARGS="total_steps=200000 seed=2".
 train: $(STAMP)
-	$(PY) scripts/toy_du.py $(ARGS)
-	$(PY) scripts/circle.py $(ARGS)
+	$(PY) -m rl_auxgrad.train $(ARGS)
 
 test: $(STAMP)
 	$(PY) -m pytest -n 2 $(ARGS)

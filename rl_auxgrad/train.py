@@ -1,6 +1,6 @@
 """``python -m rl_auxgrad.train``: train an actor-critic, optionally distilling a gated teacher.
 
-    python -m rl_auxgrad.train                                    # the embedded default
+    python -m rl_auxgrad.train          # embedded default: Breakout, PPO, cosine gate, our teacher
     python -m rl_auxgrad.train --config configs/cartpole.yaml gate.name=projection seed=3
     python -m rl_auxgrad.train --resume runs/<name>               # continue a stopped run
 
@@ -26,7 +26,7 @@ from rl_auxgrad.checkpoint import load_state, save_state
 from rl_auxgrad.config import ConfigError, TrainConfig, load_config, to_yaml
 from rl_auxgrad.envs import VectorEnv, make_vector_env
 from rl_auxgrad.logging import RunLogger
-from rl_auxgrad.teachers import Teacher, load_teacher
+from rl_auxgrad.teachers import Teacher, load_teacher, shipped_teacher
 
 CHECKPOINT = "checkpoint.safetensors"
 CONFIG = "config.yaml"
@@ -155,6 +155,10 @@ def run_name(config: TrainConfig) -> str:
     return f"{config.env.id.replace('+', '_')}__{config.agent.algo}__{gate}__seed{config.seed}"
 
 
+def _sets_teacher(overrides: list[str]) -> bool:
+    return any(o.split("=", 1)[0].strip() == "teacher.path" for o in overrides)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m rl_auxgrad.train",
                                      description=__doc__.split("\n\n")[0])
@@ -177,6 +181,12 @@ def main(argv: list[str] | None = None) -> int:
             config = load_config(directory / CONFIG, args.overrides)
         else:
             config = load_config(args.config, args.overrides)
+            teacher = shipped_teacher(config.env.id)
+            if args.config is None and not _sets_teacher(args.overrides) and teacher:
+                # The embedded default distils our shipped teacher for the game.
+                config = load_config(None, [*args.overrides, f"teacher.path={teacher}"])
+                print(f"teacher: {teacher} (the shipped one for {config.env.id}; "
+                      "teacher.path=none trains without)", file=sys.stderr)
             directory = Path(config.runs_dir) / run_name(config)
         if args.stop_after is not None and args.stop_after <= 0:
             raise ConfigError(f"--stop-after must be > 0, got {args.stop_after}")

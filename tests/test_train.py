@@ -134,3 +134,15 @@ def test_evaluate_scores_a_run_and_a_teacher(tmp_path, capsys):
     assert "over 2 episodes" in capsys.readouterr().out
     assert evaluate.main([str(sb3_zip)]) == 2
     assert "pass --game" in capsys.readouterr().err
+
+
+def test_embedded_default_uses_the_shipped_teacher_for_the_game(tmp_path, capsys):
+    common = ["env.id=CartPole-v1", "total_steps=1024", f"runs_dir={tmp_path}", "--no-progress"]
+    assert train_module.main([*common, "name=default"]) == 0
+    record = json.loads((tmp_path / "default" / "teacher.json").read_text())
+    assert Path(record["path"]).name == "cartpole_ppo_12k"
+    assert "the shipped one for CartPole-v1" in capsys.readouterr().err
+    assert train_module.main([*common, "name=none", "teacher.path=none"]) == 0
+    assert not (tmp_path / "none" / "teacher.json").exists()
+    assert run(tmp_path, "total_steps=256", "name=config") == 0  # a --config chooses its own
+    assert not (tmp_path / "config" / "teacher.json").exists()

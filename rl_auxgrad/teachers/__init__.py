@@ -10,11 +10,23 @@ from pathlib import Path
 
 import torch
 
-from rl_auxgrad.envs import EnvSpec
+from rl_auxgrad.envs import EnvSpec, canonical_game
 
 from .base import UNAVAILABLE, Teacher, TeacherError, TeacherInfo
 from .native import load_agent, load_native, read_card, save_teacher
 from .sb3 import load_sb3
+
+SHIPPED_DIR = Path(__file__).parents[2] / "teachers"
+SHIPPED = {"Breakout": "breakout_ppo_350k", "Breakout+MsPacman": "breakout_ppo_350k",
+           "CartPole-v1": "cartpole_ppo_12k"}
+"""The teacher the embedded default run (no --config) uses for each game, in teachers/."""
+
+
+def shipped_teacher(game: str) -> Path | None:
+    """Our shipped teacher for ``game``, if there is one in this checkout."""
+    game = canonical_game(game)
+    path = SHIPPED_DIR / SHIPPED[game] if game in SHIPPED else None
+    return path if path is not None and path.is_dir() else None
 
 
 def load_teacher(path: str | Path, spec: EnvSpec, device: torch.device, *,
@@ -28,4 +40,4 @@ def load_teacher(path: str | Path, spec: EnvSpec, device: torch.device, *,
 
 
 __all__ = ["UNAVAILABLE", "Teacher", "TeacherError", "TeacherInfo", "load_agent", "load_native",
-           "load_sb3", "load_teacher", "read_card", "save_teacher"]
+           "load_sb3", "load_teacher", "read_card", "save_teacher", "shipped_teacher"]
