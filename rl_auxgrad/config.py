@@ -7,10 +7,12 @@ Precedence, lowest first: the defaults below, the defaults of the chosen algorit
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import torch
 from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
@@ -251,3 +253,15 @@ def validate(config: TrainConfig) -> None:
 def to_yaml(config: TrainConfig) -> str:
     """The resolved configuration as YAML (written to runs/<name>/config.yaml)."""
     return OmegaConf.to_yaml(OmegaConf.structured(config))
+
+
+def resolve_device(name: str) -> torch.device:
+    """``auto`` (CUDA when available, else CPU), ``cpu``, ``cuda`` or ``cuda:N``; ConfigError
+    for anything else or for CUDA on a machine without it."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name != "cpu" and name != "cuda" and not re.fullmatch(r"cuda:\d+", name):
+        raise ConfigError(f"device must be auto, cpu, cuda or cuda:N, got {name!r}")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise ConfigError(f"device={name} but CUDA is not available: use cpu or auto")
+    return torch.device(name)

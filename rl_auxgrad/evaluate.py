@@ -22,7 +22,7 @@ from torch import Tensor
 
 from rl_auxgrad.agents.learner import Learner
 from rl_auxgrad.checkpoint import load_state
-from rl_auxgrad.config import ConfigError, load_config
+from rl_auxgrad.config import ConfigError, load_config, resolve_device
 from rl_auxgrad.envs import EnvSpec, Episode, ObsToDevice, StepResult, make_vector_env
 from rl_auxgrad.teachers import load_teacher, read_card
 from rl_auxgrad.teachers.native import CARD
@@ -95,13 +95,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=12345,
                         help="scoring seed (keep it apart from training seeds)")
     parser.add_argument("--deterministic", action="store_true", help="argmax actions")
-    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto")
     args = parser.parse_args(argv)
     path = Path(args.path)
     try:
         scores = score_path(path, args.episodes, game=args.game, seed=args.seed,
                             sticky_actions=args.sticky_actions,
-                            deterministic=args.deterministic, device=torch.device(args.device))
+                            deterministic=args.deterministic,
+                            device=resolve_device(args.device))
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -23,7 +23,7 @@ import torch
 
 from rl_auxgrad.agents.learner import Learner
 from rl_auxgrad.checkpoint import load_state, save_state
-from rl_auxgrad.config import ConfigError, TrainConfig, load_config, to_yaml
+from rl_auxgrad.config import ConfigError, TrainConfig, load_config, resolve_device, to_yaml
 from rl_auxgrad.envs import VectorEnv, make_vector_env
 from rl_auxgrad.logging import RunLogger
 from rl_auxgrad.teachers import Teacher, load_teacher, shipped_teacher
@@ -50,14 +50,6 @@ class Run:
     resume_state: dict | None
 
 
-def pick_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise ConfigError(f"device={name} but CUDA is not available: use device=cpu or auto")
-    return torch.device(name)
-
-
 def prepare(config: TrainConfig, directory: Path, resume: bool) -> Run:
     """Builds env, teacher and learner and checks the run directory; raises ValueError on bad
     input without writing anything."""
@@ -69,7 +61,7 @@ def prepare(config: TrainConfig, directory: Path, resume: bool) -> Run:
     if config.deterministic:
         torch.use_deterministic_algorithms(True)
         torch.set_num_threads(1)
-    device = pick_device(config.device)
+    device = resolve_device(config.device)
     torch.manual_seed(config.seed)
     e = config.env
     env = make_vector_env(e.id, e.num_envs, seed=config.seed, sticky_actions=e.sticky_actions,

@@ -134,6 +134,8 @@ def test_evaluate_scores_a_run_and_a_teacher(tmp_path, capsys):
     assert "over 2 episodes" in capsys.readouterr().out
     assert evaluate.main([str(sb3_zip)]) == 2
     assert "pass --game" in capsys.readouterr().err
+    assert evaluate.main([str(teacher), "--device", "gpu0"]) == 2
+    assert "device must be" in capsys.readouterr().err
 
 
 def test_embedded_default_uses_the_shipped_teacher_for_the_game(tmp_path, capsys):
