@@ -245,3 +245,26 @@ def test_train_teacher_writes_a_card_whose_score_evaluate_reproduces(tmp_path, c
     assert f"mean {card['score']['mean']:.1f} ± {card['score']['std']:.1f}" \
         in capsys.readouterr().out
     assert script.main(["--steps", "512", "--out", str(out), "--why", "x"]) == 2  # no overwrite
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in (ROOT / "teachers").iterdir()
+                                        if (p / "teacher.json").is_file()))
+def test_shipped_teachers_load_on_their_game_with_a_complete_card(name):
+    path = ROOT / "teachers" / name
+    card = read_card(path)
+    assert card["size_bytes"] == (path / "model.safetensors").stat().st_size <= 10_000_000
+    assert card["why_imperfect"] and card["score"]["command"].startswith(
+        f"python -m rl_auxgrad.evaluate teachers/{name} ")
+    env = make_vector_env("+".join(card["games"]), 1, seed=0)
+    teacher = load_teacher(path, env.spec, CPU)
+    obs = torch.as_tensor(env.reset(seed=0), dtype=torch.float32)
+    logits = teacher(obs, torch.zeros(1, dtype=torch.long))
+    env.close()
+    assert logits.shape == (1, env.spec.num_actions) and torch.isfinite(logits).all()
+
+
+def test_every_game_maps_to_a_shipped_teacher_directory():
+    from rl_auxgrad.teachers import SHIPPED, shipped_teacher
+
+    for game, name in SHIPPED.items():
+        assert shipped_teacher(game) == ROOT / "teachers" / name
