@@ -77,6 +77,9 @@ def prepare(config: TrainConfig, directory: Path, resume: bool) -> Run:
                               f"(sha256 {recorded[:12]}… then, {teacher.fingerprint()[:12]}… "
                               "now): restore it, or start a new run")
     learner = Learner(config, env.spec, device, teacher)
+    threads = config.cpu_threads or (1 if learner.torso_name == "mlp" else 0)
+    if threads and not config.deterministic:
+        torch.set_num_threads(threads)
     state = load_state(directory / CHECKPOINT, device="cpu") if resume else None
     return Run(config, directory, env, learner, teacher, state)
 

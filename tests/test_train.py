@@ -148,3 +148,13 @@ def test_embedded_default_uses_the_shipped_teacher_for_the_game(tmp_path, capsys
     assert not (tmp_path / "none" / "teacher.json").exists()
     assert run(tmp_path, "total_steps=256", "name=config") == 0  # a --config chooses its own
     assert not (tmp_path / "config" / "teacher.json").exists()
+
+
+@pytest.mark.parametrize(("setting", "threads"), [((), 1), (("cpu_threads=2",), 2)])
+def test_mlp_runs_use_one_torch_thread_unless_told(tmp_path, setting, threads):
+    before = torch.get_num_threads()
+    try:
+        assert run(tmp_path, "total_steps=256", "teacher.path=none", *setting) == 0
+        assert torch.get_num_threads() == threads
+    finally:
+        torch.set_num_threads(before)
