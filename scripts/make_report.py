@@ -107,8 +107,8 @@ lower scores, so ours should sit at or somewhat below these points.
 
 **Verdict.** Ours learns along the same curve but below the Zoo's: {", ".join(ratios)}. One
 seed on each side and the sticky actions leave this short of a like-for-like comparison; a
-run of ours with `env.sticky_actions=0` at the same budget would separate the two, and is left for a session
-with more time.
+run of ours with `env.sticky_actions=0` at the same budget would separate the two, and is left
+for a session with more time.
 """
 
 
