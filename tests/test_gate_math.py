@@ -112,8 +112,8 @@ def test_ema_reference_is_the_bias_corrected_average(gate, history, ga, lam):
 def test_ema_of_one_is_no_ema(gate, history, lam):
     smoothed, plain = make_gate(gate, ema=1.0), make_gate(gate)
     for gm, ga in history:
-        if gate == "cosine_unweighted":
-            assume(abs(cos(gm, ga)) > 1e-9)
+        if gate == "cosine_unweighted" and abs(cos(gm, ga)) <= 1e-9:
+            continue  # discontinuous at cos = 0: skip the pair in both gates alike
         assert close(smoothed(gm, ga, lam)[0], plain(gm, ga, lam)[0], gm, lam * ga)
 
 
