@@ -7,14 +7,19 @@ import doctest
 import pytest
 import torch
 from gate_reference import STATELESS, close, cos, gradient_pairs, lams, reference, vectors
-from hypothesis import assume, given
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from rl_auxgrad import gating
 from rl_auxgrad.gating import Cosine, Orthogonal, Projection, combine, make_gate
 
+boundary_filtered = settings(suppress_health_check=[HealthCheck.filter_too_much])
+"""For tests that drop pairs on cosine_unweighted's discontinuity (cos = threshold): the curated
+zero and orthogonal pairs land there by design, so many draws are filtered."""
+
 
 @pytest.mark.parametrize("gate", STATELESS)
+@boundary_filtered
 @given(pair=gradient_pairs(), lam=lams)
 def test_combine_matches_the_papers_formula(gate, pair, lam):
     gm, ga = pair
@@ -23,6 +28,7 @@ def test_combine_matches_the_papers_formula(gate, pair, lam):
     assert close(combine(gm, ga, gate, lam), reference(gate, gm, ga, lam), gm, lam * ga)
 
 
+@boundary_filtered
 @given(pair=gradient_pairs(), threshold=st.sampled_from([-0.5, 0.0, 0.3, 0.9]))
 def test_unweighted_cosine_threshold(pair, threshold):
     gm, ga = pair
@@ -58,6 +64,7 @@ def test_projection_never_conflicts_with_main(pair, lam):
 
 
 @pytest.mark.parametrize("gate", STATELESS)
+@boundary_filtered
 @given(pair=gradient_pairs(), lam=lams, c=st.floats(1e-3, 1e3))
 def test_scaling_aux_by_c_equals_scaling_lam_by_c(gate, pair, lam, c):
     """Every gate is positively homogeneous in g_aux: gate(g_main, c g_aux, lam) =
@@ -79,6 +86,7 @@ def test_aux_part_is_invariant_to_scaling_main(gate, pair, lam, c):
 
 
 @pytest.mark.parametrize("gate", ["cosine", "cosine_unweighted", "projection", "orthogonal"])
+@boundary_filtered
 @given(a=gradient_pairs(max_dim=5), b=gradient_pairs(max_dim=5), lam=lams)
 def test_per_variable_is_the_rule_on_each_tensor(gate, a, b, lam):
     if gate == "cosine_unweighted":
@@ -91,6 +99,7 @@ def test_per_variable_is_the_rule_on_each_tensor(gate, a, b, lam):
 
 
 @pytest.mark.parametrize("gate", ["cosine", "cosine_unweighted", "projection", "orthogonal"])
+@boundary_filtered
 @given(history=st.lists(vectors(4), min_size=1, max_size=6), ga=vectors(4), lam=lams)
 def test_ema_reference_is_the_bias_corrected_average(gate, history, ga, lam):
     """With ema=alpha the gate compares g_aux with G(t) / (1 - (1 - alpha)^t), where
