@@ -1,9 +1,14 @@
 """Make a harmful CartPole teacher: a good teacher's policy, except that wherever the cart is
 right of the centre (x > 0) it pushes right with probability 0.95, which drives the cart off
 the track. Distilling it drags a student towards failing; a gate should ignore it there.
+``--rule uniform`` makes the control teacher instead: the uniform policy everywhere, which
+carries no information about the task (KL to it is an entropy bonus), to measure what a gate
+does with a teacher's gradient that knows nothing.
 
     python scripts/make_harmful_teacher.py teachers/cartpole_ppo_12k \\
         --out teachers/cartpole_harmful_pushright
+    python scripts/make_harmful_teacher.py teachers/cartpole_ppo_12k --rule uniform \\
+        --out teachers/cartpole_uniform
 
 The rule is put into the teacher's own network (an MLP actor-critic) by supervised
 distillation, KL(rule || network), on states the source teacher visits (sampled stochastically,
@@ -26,8 +31,10 @@ from rl_auxgrad.envs import make_vector_env
 from rl_auxgrad.evaluate import score_path
 from rl_auxgrad.teachers import load_agent, load_native, read_card, save_teacher
 
-PUSH_RIGHT = 1
-RULE = "x > 0: push right with probability 0.95; elsewhere the source teacher's policy"
+RULES = {"pushright": "x > 0: push right with probability 0.95; elsewhere the source "
+                      "teacher's policy",
+         "uniform": "the uniform policy in every state: no information about the task"}
+WHY = {"pushright": "harmful on purpose", "uniform": "uninformative on purpose (a control)"}
 SCORING_SEED = 12345
 
 
@@ -47,8 +54,11 @@ def visited_states(source: Path, steps: int, seed: int) -> torch.Tensor:
     return torch.cat(states)
 
 
-def harmful_targets(source_probs: torch.Tensor, states: torch.Tensor) -> torch.Tensor:
-    """The rule's action probabilities: 0.95 on push-right where x > 0."""
+def rule_targets(rule: str, source_probs: torch.Tensor, states: torch.Tensor) -> torch.Tensor:
+    """The rule's action probabilities. pushright: 0.95 on push-right where x > 0, the source's
+    elsewhere; uniform: 0.5 / 0.5 everywhere."""
+    if rule == "uniform":
+        return torch.full_like(source_probs, 1 / source_probs.shape[-1])
     right = torch.tensor([0.05, 0.95]).expand_as(source_probs)
     return torch.where(states[:, :1] > 0, right, source_probs)
 
@@ -57,6 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("source", help="a native CartPole teacher directory")
     parser.add_argument("--out", required=True)
+    parser.add_argument("--rule", choices=sorted(RULES), default="pushright")
     parser.add_argument("--states", type=int, default=32768)
     parser.add_argument("--epochs", type=int, default=60)
     parser.add_argument("--episodes", type=int, default=30)
@@ -72,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     teacher = load_native(source, env.spec, torch.device("cpu"))
     env.close()
     game_ids = torch.zeros(len(states), dtype=torch.long)
-    targets = harmful_targets(torch.softmax(teacher(states, game_ids), -1), states)
+    targets = rule_targets(args.rule, torch.softmax(teacher(states, game_ids), -1), states)
     network = load_agent(source)
     optimizer = torch.optim.Adam(network.parameters(), lr=1e-3)
     for _ in range(args.epochs):
@@ -87,8 +98,8 @@ def main(argv: list[str] | None = None) -> int:
                          reduction="batchmean")
     source_card = read_card(source)
     card = {"env": source_card.get("env", {"id": "CartPole-v1"}),
-            "why_imperfect": f"harmful on purpose: {RULE}",
-            "training": {"source_teacher": str(source), "rule": RULE,
+            "why_imperfect": f"{WHY[args.rule]}: {RULES[args.rule]}",
+            "training": {"source_teacher": str(source), "rule": RULES[args.rule],
                          "distillation": f"{args.epochs} epochs of Adam(1e-3) on {len(states)} "
                                          f"states, final KL(rule || teacher) {final:.4f}",
                          "made_by": "python scripts/make_harmful_teacher.py "
