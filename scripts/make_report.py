@@ -1,13 +1,20 @@
 """Write docs/RESULTS.md (and its figures under docs/figures/) from the runs' tensorboard events.
 
-    python scripts/make_report.py
+    python scripts/make_report.py [--skip-supervised]
 
-Every number and curve comes from the events of the runs named here; a run still in progress
-is reported at the step it has reached. External reference points are quoted with their source.
+Every number and curve comes from the runs of the experiment scripts: the CartPole section from
+runs/cartpole_teacher/ (reduced to docs/data/cartpole_teacher.npz, which is committed, so the
+report can be rebuilt where runs/ is gone), the Breakout curve from agents/, the supervised
+sections by re-running their scripts, which reuse their stored runs (docs/supervised/). A run
+still in progress is reported at the step it has reached. External reference points are quoted
+with their source.
 """
 
 from __future__ import annotations
 
+import argparse
+import re
+import subprocess
 import sys
 from pathlib import Path
 
@@ -18,6 +25,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent / "experiments"))
+import cartpole_teacher
 from common import scalars
 
 ROOT = Path(__file__).parents[1]
@@ -30,6 +38,13 @@ SB3_ZOO_BREAKOUT = {500_000: 15.7, 1_000_000: 26.8, 2_000_000: 63.9, 5_000_000: 
 8 envs x 128 steps, 4 epochs, clip 0.1, lr 2.5e-4, 10M steps), mean training-episode return of
 the episodes that ended within ±10% of each agent step (±5% at 5M), 3 of its 8 envs' monitor
 files, one seed: DLR-RM/rl-trained-agents ppo/BreakoutNoFrameskip-v4_1/{0,1,2}.monitor.csv."""
+SUPERVISED = {"toy_du": (), "circle": (), "synthetic_regression": ("--seeds", "5"),
+              "class_pairs": ("--seeds", "20")}
+"""The supervised scripts and the arguments their reports were made with."""
+PAPERS = {"toy_du": "Du et al. (2018), motivating example",
+          "circle": "Tran-Thien (2020), unit circle (B.1)",
+          "synthetic_regression": "Tran-Thien (2020), synthetic regression (4.4, D.3)",
+          "class_pairs": "Du et al. (2018), class pairs (ImageNet there, digits here)"}
 CLEANRL_FINAL = 414.66
 """CleanRL ppo_atari.py, BreakoutNoFrameskip-v4, 10M agent steps (vwxyzjn/cleanrl
 docs/rl-algorithms/ppo.md: 414.66 ± 28.09, 3 seeds)."""
@@ -112,9 +127,99 @@ for a session with more time.
 """
 
 
-def main() -> int:
+def cartpole_section() -> tuple[str, list[tuple[str, str, str]]]:
+    extract = cartpole_teacher.EXTRACT
+    if not extract.exists():
+        return ("## CartPole: an imperfect teacher, gated\n\nNot run yet: "
+                "`python scripts/experiments/cartpole_teacher.py`.\n", [])
+    meta = cartpole_teacher.Extract(extract).meta
+    if cartpole_teacher.complete(cartpole_teacher.RUNS, meta["steps"], meta["seeds"],
+                                 meta["lam"]):
+        cartpole_teacher.write_extract(cartpole_teacher.RUNS, extract, meta["steps"],
+                                       meta["seeds"], meta["lam"])
+    return cartpole_teacher.report(extract, FIGURES)
+
+
+def supervised_section(rerun: bool) -> tuple[str, list[tuple[str, str, str, str]]]:
+    """The supervised reports (re-made by their scripts from their stored runs, unless
+    ``rerun`` is False), inlined one heading level down, and the claims they check."""
+    parts, claims = ["## Supervised gating (the core without RL)\n"], []
+    for name, args in SUPERVISED.items():
+        if rerun:
+            subprocess.run([sys.executable, str(ROOT / "scripts" / f"{name}.py"), *args],
+                           cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
+        text = (DOCS / "supervised" / f"{name}.md").read_text()
+        text = re.sub(r"^(#+) ", r"##\1 ", text, flags=re.MULTILINE)
+        parts.append(text.replace("](../figures/", "](figures/"))
+        claims += [(PAPERS[name], *claim) for claim in paper_claims(text)]
+    return "\n".join(parts), claims
+
+
+def paper_claims(text: str) -> list[tuple[str, str, str]]:
+    """(claim, measured, verdict) from a supervised report's bulleted comparison with the
+    paper: bullets ``- **claim** measured ... Holds / Does not hold / Partly holds`` or
+    ``- **Reproduced**: claim``."""
+    found, heading = [], ""
+    for line in text.splitlines():
+        if line.startswith("#"):
+            heading = line
+        match = re.match(r"- \*\*(.+?)\*\*:? ?(.*)", line)
+        if not match:
+            continue
+        head, rest = match.groups()
+        if head in ("Reproduced", "Not reproduced"):
+            found.append((rest, "see the section", "agrees" if head == "Reproduced"
+                          else "differs"))
+            continue
+        verdict = re.search(r"(Does not hold|Partly holds|Holds)", rest)
+        if verdict is None:
+            continue
+        word = {"Holds": "agrees", "Partly holds": "partly", "Does not hold": "differs"}
+        measured = rest[: verdict.start()].strip()
+        variant = " (full batch)" if "full batch" in heading.lower() else ""
+        short = measured[:400] + ("…" if len(measured) > 400 else "")
+        found.append((head.rstrip(".") + variant, short, word[verdict.group(1)]))
+    return found
+
+
+def papers_section(rows: list[tuple[str, str, str, str]]) -> str:
+    table = "\n".join(f"| {source} | {claim} | {measured} | {verdict} |"
+                       for source, claim, measured, verdict in rows)
+    differs = "\n".join(f"- {source}: *{claim}* — {measured}" for source, claim, measured,
+                        verdict in rows if verdict != "agrees")
+    return f"""## Side by side with the papers
+
+Each claim of the seed papers that an experiment above checks, with what we measured (the
+sections above give the settings and the full numbers).
+
+| source | claim | measured | verdict |
+|---|---|---|---|
+{table}
+
+## What we could not reproduce and why
+
+Claims measured above that differ from the papers, or only partly agree, with the numbers;
+the sections above discuss each one.
+
+{differs}
+
+Not attempted, or not at the papers' scale: ImageNet class pairs (digits instead: the
+supervised section says why), Atari runs at the papers' budgets (these machines have 2 CPU
+cores; the Atari sections state the budgets reached), MinAtar Breakout (not run yet).
+"""
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--skip-supervised", action="store_true",
+                        help="inline the supervised reports as they are, without re-making them")
+    args = parser.parse_args(argv)
+    cartpole, cartpole_claims = cartpole_section()
+    supervised, supervised_claims = supervised_section(not args.skip_supervised)
+    rows = [("Du et al. (2018), RL: Breakout with an imperfect teacher", *claim)
+            for claim in cartpole_claims] + supervised_claims
     text = "# Results\n\nWritten by `python scripts/make_report.py` from the runs' event files.\n\n"
-    text += breakout_section()
+    text += "\n".join([cartpole, breakout_section(), supervised, papers_section(rows)])
     (DOCS / "RESULTS.md").write_text(text)
     print(text)
     return 0
