@@ -25,24 +25,25 @@ class Estimate:
         return f"{self.point:.1f} [{self.low:.1f}, {self.high:.1f}]"
 
 
-def iqm(scores: np.ndarray, reps: int = REPS) -> Estimate:
+def iqm(scores: np.ndarray, reps: int | None = None) -> Estimate:
     """IQM of one number per run, (runs,), with its 95% stratified-bootstrap CI."""
     scores = np.asarray(scores, dtype=float)[:, None]
     point, interval = rly.get_interval_estimates(
-        {"x": scores}, lambda s: np.array([metrics.aggregate_iqm(s)]), reps=reps,
+        {"x": scores}, lambda s: np.array([metrics.aggregate_iqm(s)]), reps=reps or REPS,
         random_state=np.random.RandomState(0))
     return Estimate(float(point["x"][0]), float(interval["x"][0, 0]),
                     float(interval["x"][1, 0]))
 
 
-def iqm_curve(curves: np.ndarray, reps: int = REPS // 4
+def iqm_curve(curves: np.ndarray, reps: int | None = None
               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Pointwise IQM over runs of (runs, points) curves, and its 95% CI band (low, high)."""
+    """Pointwise IQM over runs of (runs, points) curves, and its 95% CI band (low, high);
+    REPS / 4 resamples by default (one IQM per point and resample)."""
     scores = np.asarray(curves, dtype=float)[:, None, :]
     point, interval = rly.get_interval_estimates(
         {"x": scores},
         lambda s: np.array([metrics.aggregate_iqm(s[..., t]) for t in range(s.shape[-1])]),
-        reps=reps, random_state=np.random.RandomState(0))
+        reps=reps or REPS // 4, random_state=np.random.RandomState(0))
     return point["x"], interval["x"][0], interval["x"][1]
 
 
