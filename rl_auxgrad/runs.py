@@ -23,28 +23,39 @@ class RunSpec:
     name: str
     overrides: tuple[str, ...]
     config: str | None = None
+    stop_at: int | None = None
+    """Stop at this agent step instead of total_steps: the first part of a longer schedule
+    (e.g. the first 500k steps of a 10M-step run, learning rate annealed over the 10M)."""
 
 
-def finished(directory: Path) -> bool:
-    """Whether the run in ``directory`` has a checkpoint at its configured total_steps."""
+def reached(directory: Path) -> int:
+    """The agent step of the run's checkpoint (0 without one)."""
     checkpoint = directory / train_module.CHECKPOINT
-    if not checkpoint.is_file():
+    return int(load_state(checkpoint)["learner"]["global_step"]) if checkpoint.is_file() else 0
+
+
+def finished(directory: Path, stop_at: int | None = None) -> bool:
+    """Whether the run in ``directory`` has a checkpoint at ``stop_at`` (default: its
+    configured total_steps)."""
+    if not (directory / train_module.CHECKPOINT).is_file():
         return False
-    total = load_config(directory / train_module.CONFIG).total_steps
-    return load_state(checkpoint)["learner"]["global_step"] >= total
+    return reached(directory) >= (stop_at or load_config(directory / train_module.CONFIG)
+                                  .total_steps)
 
 
 def run_one(spec: RunSpec, runs_dir: Path) -> Path:
     """Trains ``runs_dir/<spec.name>`` to the end: skipped if finished, resumed if interrupted.
     Returns the run directory; SystemExit if training fails."""
     directory = runs_dir / spec.name
-    if finished(directory):
+    if finished(directory, spec.stop_at):
         return directory
     if (directory / train_module.CHECKPOINT).is_file():
         argv = ["--resume", str(directory)]
     else:
         argv = ([f"--config={spec.config}"] if spec.config else []) + [
             *spec.overrides, f"name={spec.name}", f"runs_dir={runs_dir}"]
+    if spec.stop_at is not None:
+        argv += ["--stop-after", str(spec.stop_at - reached(directory))]
     print(f"run {spec.name}", flush=True)
     code = train_module.main([*argv, "--no-progress"])
     if code != 0:
@@ -53,7 +64,10 @@ def run_one(spec: RunSpec, runs_dir: Path) -> Path:
 
 
 def scalars(directory: Path, tag: str) -> tuple[np.ndarray, np.ndarray]:
-    """(steps, values) of one tensorboard scalar of a run; empty arrays if it was not logged."""
+    """(steps, values) of one tensorboard scalar of a run; empty arrays if it was not logged
+    (or the run does not exist)."""
+    if not directory.is_dir():
+        return np.array([]), np.array([])
     events = EventAccumulator(str(directory), size_guidance={"scalars": 0}).Reload()
     if tag not in events.Tags()["scalars"]:
         return np.array([]), np.array([])

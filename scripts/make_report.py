@@ -25,6 +25,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent / "experiments"))
+import breakout_teacher
 import cartpole_teacher
 from common import scalars
 
@@ -215,11 +216,15 @@ def main(argv: list[str] | None = None) -> int:
                         help="inline the supervised reports as they are, without re-making them")
     args = parser.parse_args(argv)
     cartpole, cartpole_claims = cartpole_section()
+    breakout, breakout_claims = breakout_teacher.report(FIGURES)
     supervised, supervised_claims = supervised_section(not args.skip_supervised)
-    rows = [("Du et al. (2018), RL: Breakout with an imperfect teacher", *claim)
-            for claim in cartpole_claims] + supervised_claims
+    rows = [("Du et al. (2018), RL: imperfect teacher, on CartPole", *claim)
+            for claim in cartpole_claims]
+    rows += [("Du et al. (2018), RL: imperfect teacher, on Breakout", *claim)
+             for claim in breakout_claims]
     text = "# Results\n\nWritten by `python scripts/make_report.py` from the runs' event files.\n\n"
-    text += "\n".join([cartpole, breakout_section(), supervised, papers_section(rows)])
+    text += "\n".join([cartpole, breakout, breakout_section(), supervised,
+                        papers_section(rows + supervised_claims)])
     (DOCS / "RESULTS.md").write_text(text)
     print(text)
     return 0

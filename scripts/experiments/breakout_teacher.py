@@ -1,0 +1,176 @@
+"""Breakout with the shipped imperfect teacher: RL, RL + KL, KL only, cosine, projection.
+
+    python scripts/experiments/breakout_teacher.py [--seeds 2] [--steps 500000] [--workers 1]
+
+Each run is the first ``--steps`` agent steps of the standard 10M-step PPO schedule of
+``configs/breakout.yaml`` (learning rate annealed over 10M, as in the no-teacher evidence run
+``agents/breakout_ppo_noteacher``, which is RL alone's seed 1), with the teacher
+``teachers/breakout_ppo_350k`` (9.0 points) and lambda = LAM. Runs live in
+``agents/experiments/breakout_teacher/<method>__seed<seed>`` and are committed as they go, so
+an experiment longer than a session resumes from its checkpoints in the next one (finished
+runs are skipped). ``scripts/make_report.py`` reads their events as they stand.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+from common import RunSpec, binned, run_all, scalars
+
+ROOT = Path(__file__).parents[2]
+CONFIG = str(ROOT / "configs" / "breakout.yaml")
+RUNS = ROOT / "agents" / "experiments" / "breakout_teacher"
+TEACHER = "teachers/breakout_ppo_350k"
+LAM = 1.0
+METHODS: dict[str, tuple[str, ...]] = {
+    "rl_alone": ("gate.name=single", "teacher.path=none"),
+    "rl+kl": ("gate.name=multitask",),
+    "kl_only": ("gate.name=kl_only",),
+    "cosine": ("gate.name=cosine",),
+    "projection": ("gate.name=projection",),
+}
+REUSED = {("rl_alone", 1): ROOT / "agents" / "breakout_ppo_noteacher"}
+"""Runs made elsewhere with the same settings, used instead of training them again."""
+
+
+def run_dir(method: str, seed: int) -> Path:
+    return REUSED.get((method, seed), RUNS / f"{method}__seed{seed}")
+
+
+def planned_runs(seeds: list[int], steps: int, extra: tuple[str, ...] = ()) -> list[RunSpec]:
+    """Interleaved by seed, so that a partial experiment has every method at seed 1 first."""
+    return [RunSpec(f"{method}__seed{seed}",
+                    (*overrides, *(() if "teacher.path=none" in overrides
+                                   else (f"teacher.path={ROOT / TEACHER}",)),
+                     f"teacher.lam={LAM:g}", f"seed={seed}", "checkpoint_every=25000", *extra),
+                    CONFIG, stop_at=steps)
+            for seed in seeds for method, overrides in METHODS.items()
+            if (method, seed) not in REUSED]
+
+
+def curves(method: str, seeds: list[int], tag: str, steps: int, bins: int
+           ) -> tuple[np.ndarray, list[int]]:
+    """(seeds found, bins) binned curves, NaN past the step each run has reached; the seeds."""
+    rows, found = [], []
+    for seed in seeds:
+        directory = run_dir(method, seed)
+        reached_steps, _ = scalars(directory, "charts/episodic_return")
+        if not reached_steps.size:
+            continue
+        curve = binned(directory, tag, steps, bins)
+        starts = np.arange(bins) * steps / bins
+        curve[starts > reached_steps.max()] = np.nan
+        rows.append(curve)
+        found.append(seed)
+    return (np.array(rows) if rows else np.full((0, bins), np.nan)), found
+
+
+def report(figures: Path, seeds: tuple[int, ...] = (1, 2), steps: int = 500_000
+           ) -> tuple[str, list[tuple[str, str, str]]]:
+    """The Breakout-with-teacher section of docs/RESULTS.md and its claims."""
+    bins = steps // 25_000
+    x = (np.arange(bins) + 0.5) * steps / bins / 1e3
+    tags = {"charts/episodic_return": "score", "losses/teacher_kl": "KL(teacher || student)",
+            "gate/cosine": "gate cosine", "gate/weight": "gate weight"}
+    fig, axes = plt.subplots(2, 2, figsize=(11, 7))
+    rows, summary = [], {}
+    for method in METHODS:
+        score, found = curves(method, list(seeds), "charts/episodic_return", steps, bins)
+        if not found:
+            rows.append(f"| {method} | not run yet | | | | |")
+            continue
+        reached = [int(scalars(run_dir(method, s), "charts/episodic_return")[0].max())
+                   for s in found]
+        for ax, tag in zip(axes.flat, tags, strict=True):
+            values = score if tag == "charts/episodic_return" else curves(
+                method, found, tag, steps, bins)[0]
+            if not np.isnan(values).all():
+                ax.plot(x, np.nanmean(values, axis=0), label=method)
+        early = np.nanmean(score[:, :4])
+        late = np.nanmean(score[:, -2:]) if all(r >= steps for r in reached) else np.nan
+        weight, _ = curves(method, found, "gate/weight", steps, bins)
+        cosine, _ = curves(method, found, "gate/cosine", steps, bins)
+        summary[method] = (early, late)
+
+        def trend(v: np.ndarray) -> str:
+            return "–" if np.isnan(v).all() else (
+                f"{np.nanmean(v[:, :4]):.2f} → {np.nanmean(v[:, -2:]):.2f}")
+
+        runs = ", ".join(f"{s} ({r:,})" for s, r in zip(found, reached, strict=True))
+        late_text = "–" if np.isnan(late) else f"{late:.1f}"
+        rows.append(f"| {method} | {runs} | {early:.1f} | {late_text} | {trend(weight)} | "
+                    f"{trend(cosine)} |")
+    for ax, label in zip(axes.flat, tags.values(), strict=True):
+        ax.set(xlabel="agent steps (thousands)", ylabel=label)
+        ax.legend(fontsize=7)
+    fig.suptitle(f"Breakout with teacher {TEACHER} (mean over the seeds run so far)")
+    fig.tight_layout()
+    fig.savefig(figures / "breakout_teacher.png", dpi=110)
+    plt.close(fig)
+    done = all(m in summary and not np.isnan(summary[m][1]) for m in METHODS)
+    claims = [("RL + KL: the teacher only helps initially (Breakout)",
+               _measured(summary, "rl+kl") if done else "runs not finished", _verdict(
+                   done, lambda: summary["rl+kl"][0] > summary["rl_alone"][0]
+                   and summary["rl+kl"][1] < summary["rl_alone"][1])),
+              ("Only KL leads to a sub-optimal solution (Breakout)",
+               _measured(summary, "kl_only") if done else "runs not finished", _verdict(
+                   done, lambda: summary["kl_only"][1] < summary["rl_alone"][1])),
+              ("Cosine gating uses the teacher early and ignores it later (Breakout)",
+               _measured(summary, "cosine") if done else "runs not finished", _verdict(
+                   done, lambda: summary["cosine"][0] >= summary["rl_alone"][0]
+                   and summary["cosine"][1] >= summary["rl+kl"][1]))]
+    text = f"""## Breakout with the imperfect teacher
+
+Made by `python scripts/experiments/breakout_teacher.py --seeds {len(seeds)} --steps {steps}`
+(CPU only, 2 cores; continued across sessions from committed checkpoints). Each run is the
+first {steps:,} agent steps of `configs/breakout.yaml`'s 10M-step PPO schedule; teacher
+`{TEACHER}` (9.0 ± 3.4), λ = {LAM:g}, gate on the shared parameters against the policy loss.
+RL alone's seed 1 is `agents/breakout_ppo_noteacher`. Seeds listed with the agent step each run
+has reached. Early = mean score over the first 100k steps, late = over the last 50k of
+{steps:,} (–: not reached); gate weight and cosine: first 100k → last 50k reached.
+
+![Breakout with teacher](figures/breakout_teacher.png)
+
+| method | seeds (steps reached) | early score | late score | gate weight | gate cosine |
+|---|---|---:|---:|---:|---:|
+{chr(10).join(rows)}
+"""
+    return text, claims
+
+
+def _measured(summary: dict[str, tuple[float, float]], method: str) -> str:
+    early, late = summary[method]
+    base_early, base_late = summary["rl_alone"]
+    return (f"{method} early {early:.1f} / late {late:.1f}; RL alone {base_early:.1f} / "
+            f"{base_late:.1f}")
+
+
+def _verdict(done: bool, holds) -> str:
+    if not done:
+        return "not measured yet"
+    return "agrees" if holds() else "differs"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seeds", type=int, default=2, help="seeds 1..N per method")
+    parser.add_argument("--steps", type=int, default=500_000, help="agent steps per run")
+    parser.add_argument("--workers", type=int, default=1, help="runs side by side")
+    parser.add_argument("--only", nargs="+", choices=sorted(METHODS),
+                        help="train only these methods (the report shows what exists)")
+    args = parser.parse_args(argv)
+    # side by side, one torch thread each: two runs asking for both cores thrash
+    extra = ("cpu_threads=1",) if args.workers > 1 else ()
+    runs = planned_runs(list(range(1, args.seeds + 1)), args.steps, extra)
+    if args.only:
+        runs = [r for r in runs if r.name.split("__")[0] in args.only]
+    run_all(runs, RUNS, args.workers)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
