@@ -27,6 +27,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).parent / "experiments"))
 import breakout_teacher
 import cartpole_teacher
+import multitask_teacher
 from common import scalars
 
 ROOT = Path(__file__).parents[1]
@@ -217,13 +218,16 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     cartpole, cartpole_claims = cartpole_section()
     breakout, breakout_claims = breakout_teacher.report(FIGURES)
+    multitask, multitask_claims = multitask_teacher.report(FIGURES)
     supervised, supervised_claims = supervised_section(not args.skip_supervised)
     rows = [("Du et al. (2018), RL: imperfect teacher, on CartPole", *claim)
             for claim in cartpole_claims]
     rows += [("Du et al. (2018), RL: imperfect teacher, on Breakout", *claim)
              for claim in breakout_claims]
+    rows += [("Du et al. (2018), RL: multi-task Breakout + Ms. Pac-Man", *claim)
+             for claim in multitask_claims]
     text = "# Results\n\nWritten by `python scripts/make_report.py` from the runs' event files.\n\n"
-    text += "\n".join([cartpole, breakout, breakout_section(), supervised,
+    text += "\n".join([cartpole, breakout, multitask, breakout_section(), supervised,
                         papers_section(rows + supervised_claims)])
     (DOCS / "RESULTS.md").write_text(text)
     print(text)

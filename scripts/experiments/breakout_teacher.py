@@ -19,7 +19,7 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
-from common import RunSpec, binned, run_all, scalars
+from common import RunSpec, reached_curves, run_all, scalars
 
 ROOT = Path(__file__).parents[2]
 CONFIG = str(ROOT / "configs" / "breakout.yaml")
@@ -54,19 +54,9 @@ def planned_runs(seeds: list[int], steps: int, extra: tuple[str, ...] = ()) -> l
 
 def curves(method: str, seeds: list[int], tag: str, steps: int, bins: int
            ) -> tuple[np.ndarray, list[int]]:
-    """(seeds found, bins) binned curves, NaN past the step each run has reached; the seeds."""
-    rows, found = [], []
-    for seed in seeds:
-        directory = run_dir(method, seed)
-        reached_steps, _ = scalars(directory, "charts/episodic_return")
-        if not reached_steps.size:
-            continue
-        curve = binned(directory, tag, steps, bins)
-        starts = np.arange(bins) * steps / bins
-        curve[starts > reached_steps.max()] = np.nan
-        rows.append(curve)
-        found.append(seed)
-    return (np.array(rows) if rows else np.full((0, bins), np.nan)), found
+    """(seeds found, bins) curves of one method, NaN past each run's step; the seeds found."""
+    values, found = reached_curves([run_dir(method, s) for s in seeds], tag, steps, bins)
+    return values, [seeds[i] for i in found]
 
 
 def report(figures: Path, seeds: tuple[int, ...] = (1, 2), steps: int = 500_000

@@ -11,7 +11,8 @@ import numpy as np
 
 from rl_auxgrad.runs import RunSpec, finished, run_one, scalars, window_mean
 
-__all__ = ["RunSpec", "binned", "finished", "run_all", "run_one", "scalars", "window_mean"]
+__all__ = ["RunSpec", "binned", "finished", "reached_curves", "run_all", "run_one", "scalars",
+           "window_mean"]
 
 
 def run_all(runs: list[RunSpec], runs_dir: Path, workers: int = 1) -> None:
@@ -39,3 +40,19 @@ def binned(directory: Path, tag: str, total_steps: int, bins: int) -> np.ndarray
         elif b > 0:
             out[b] = out[b - 1]
     return out
+
+
+def reached_curves(directories: list[Path], tag: str, steps: int, bins: int
+                   ) -> tuple[np.ndarray, list[int]]:
+    """:func:`binned` curves (found runs, bins) of the runs that exist, NaN past the step each
+    has reached (for experiments still in progress); and the indices of the runs found."""
+    rows, found = [], []
+    for i, directory in enumerate(directories):
+        reached, _ = scalars(directory, "charts/episodic_return")
+        if not reached.size:
+            continue
+        curve = binned(directory, tag, steps, bins)
+        curve[np.arange(bins) * steps / bins > reached.max()] = np.nan
+        rows.append(curve)
+        found.append(i)
+    return (np.array(rows) if rows else np.full((0, bins), np.nan)), found
