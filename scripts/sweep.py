@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import sys
+import time
 from pathlib import Path
 
 from rl_auxgrad.config import ConfigError, load_config
@@ -54,6 +56,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs-dir", type=Path, default=ROOT / "runs" / "sweep")
     parser.add_argument("--address", help="Ray cluster address (default: start Ray here)")
     parser.add_argument("--cpus-per-trial", type=float, default=1.0)
+    parser.add_argument("--report", type=Path, help="also write the table, with the command "
+                        "and the wall time, to this markdown file")
     parser.add_argument("overrides", nargs="*", help="key=value for every trial")
     args = parser.parse_args(argv)
     teacher = [f"teacher.path={Path(args.teacher).resolve()}"] if args.teacher else []
@@ -82,14 +86,27 @@ def main(argv: list[str] | None = None) -> int:
         tune.with_resources(trial, {"cpu": args.cpus_per_trial}), param_space=space,
         run_config=tune.RunConfig(name="sweep", storage_path=str(runs_dir / "_tune"),
                                   verbose=0))
+    start = time.perf_counter()
     results = tuner.fit()
-    print("| gate | λ | seed | final return | run |\n|---|---:|---:|---:|---|")
+    wall = time.perf_counter() - start
+    lines = ["| gate | λ | seed | final return | run |", "|---|---:|---:|---:|---|"]
     for result in sorted(results, key=lambda r: (r.config["gate"], r.config["lam"],
                                                  r.config["seed"])):
         c = result.config
         value = (result.metrics or {}).get("final_return", float("nan"))
-        print(f"| {c['gate']} | {c['lam']:g} | {c['seed']} | {value:.1f} | "
-              f"{runs_dir / trial_name(c['gate'], c['lam'], c['seed'])} |")
+        lines.append(f"| {c['gate']} | {c['lam']:g} | {c['seed']} | {value:.1f} | "
+                     f"`{trial_name(c['gate'], c['lam'], c['seed'])}` |")
+    table = "\n".join(lines)
+    print(table)
+    if args.report:
+        where = args.address or f"this machine ({os.cpu_count()} CPUs)"
+        shown = sys.argv[1:] if argv is None else argv
+        shown_dir = runs_dir.relative_to(ROOT) if runs_dir.is_relative_to(ROOT) else runs_dir
+        args.report.write_text(
+            f"# Sweep\n\nMade by `python {shlex.join(['scripts/sweep.py', *shown])}` "
+            f"through Ray Tune {ray.__version__} on {where}, {len(lines) - 2} trials in "
+            f"{wall / 60:.1f} min. Final return: mean episodic return over the last 10% of "
+            f"each run's steps. Runs in `{shown_dir}`.\n\n{table}\n")
     failed = [r for r in results if r.error]
     for result in failed:
         print(f"error: trial {result.config} failed: {result.error}", file=sys.stderr)
