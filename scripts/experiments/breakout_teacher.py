@@ -29,10 +29,11 @@ LAM = 1.0
 METHODS: dict[str, tuple[str, ...]] = {
     "rl_alone": ("gate.name=single", "teacher.path=none"),
     "rl+kl": ("gate.name=multitask",),
-    "kl_only": ("gate.name=kl_only",),
     "cosine": ("gate.name=cosine",),
+    "kl_only": ("gate.name=kl_only",),
     "projection": ("gate.name=projection",),
 }
+"""In the order they are trained (per seed): the comparison at the heart of it first."""
 REUSED = {("rl_alone", 1): ROOT / "agents" / "breakout_ppo_noteacher"}
 """Runs made elsewhere with the same settings, used instead of training them again."""
 
