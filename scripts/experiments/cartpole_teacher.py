@@ -211,7 +211,8 @@ def _figure(e: Extract, path: Path, panels: list[tuple[str, str, list[str], str]
 
 def report(extract: Path, figures: Path) -> tuple[str, list[tuple[str, str, str]]]:
     """The CartPole section of docs/RESULTS.md and its claims (claim, measured, verdict)."""
-    e, m = Extract(extract), Extract(extract).meta
+    e = Extract(extract)
+    m = e.meta
     lam, steps = m["lam"], m["steps"]
     good_mean, good_std = _teacher_score("good")
     harmful_mean, _ = _teacher_score("harmful")
