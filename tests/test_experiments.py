@@ -18,7 +18,9 @@ ROOT = Path(__file__).parents[1]
 CONFIG = str(ROOT / "configs" / "cartpole.yaml")
 sys.path.insert(0, str(ROOT / "scripts" / "experiments"))
 import aggregate  # noqa: E402
+import breakout_teacher  # noqa: E402
 import cartpole_teacher  # noqa: E402
+import multitask_teacher  # noqa: E402
 from common import binned  # noqa: E402
 
 
@@ -125,3 +127,26 @@ def test_sweep_runs_a_grid_through_ray_tune_into_the_run_layout(tmp_path, capsys
         assert finished(tmp_path / f"{gate}__lam1__seed1")
     table = capsys.readouterr().out
     assert "| cosine | 1 | 1 |" in table and "| multitask | 1 | 1 |" in table
+
+
+def test_atari_experiments_plan_the_first_steps_of_the_standard_schedule():
+    runs = breakout_teacher.planned_runs([1, 2], 500_000)
+    names = [r.name for r in runs]
+    assert "rl_alone__seed1" not in names and "rl_alone__seed2" in names  # seed 1 is reused
+    assert names[:3] == ["rl+kl__seed1", "cosine__seed1", "kl_only__seed1"]
+    for run in runs + multitask_teacher.planned_runs([1], 500_000):
+        assert run.stop_at == 500_000 and not any(o.startswith("total_steps") for o in
+                                                  run.overrides)
+        has_teacher = any(o.startswith("teacher.path=/") for o in run.overrides)
+        assert has_teacher != ("teacher.path=none" in run.overrides)
+
+
+@pytest.mark.parametrize("module", [breakout_teacher, multitask_teacher])
+def test_atari_reports_say_what_has_not_run_yet(module, tmp_path, monkeypatch):
+    monkeypatch.setattr(module, "RUNS", tmp_path / "runs")
+    if module is breakout_teacher:
+        monkeypatch.setattr(module, "REUSED", {})
+    text, claims = module.report(tmp_path)
+    assert text.count("not run yet") == len(module.METHODS)
+    assert all(verdict == "not measured yet" for _, _, verdict in claims)
+    assert (tmp_path / f"{module.__name__}.png").is_file()
