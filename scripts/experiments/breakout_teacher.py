@@ -151,6 +151,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", type=int, default=2, help="seeds 1..N per method")
     parser.add_argument("--steps", type=int, default=500_000, help="agent steps per run")
     parser.add_argument("--workers", type=int, default=1, help="runs side by side")
+    parser.add_argument("--runs-dir", type=Path, default=RUNS)
     parser.add_argument("--only", nargs="+", choices=sorted(METHODS),
                         help="train only these methods (the report shows what exists)")
     args = parser.parse_args(argv)
@@ -159,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
     runs = planned_runs(list(range(1, args.seeds + 1)), args.steps, extra)
     if args.only:
         runs = [r for r in runs if r.name.split("__")[0] in args.only]
-    run_all(runs, RUNS, args.workers)
+    run_all(runs, args.runs_dir, args.workers)
     return 0
 
 

@@ -113,10 +113,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", type=int, default=2, help="seeds 1..N per method")
     parser.add_argument("--steps", type=int, default=500_000, help="agent steps per run")
     parser.add_argument("--workers", type=int, default=1, help="runs side by side")
+    parser.add_argument("--runs-dir", type=Path, default=RUNS)
     args = parser.parse_args(argv)
     # side by side, one torch thread each: two runs asking for both cores thrash
     extra = ("cpu_threads=1",) if args.workers > 1 else ()
-    run_all(planned_runs(list(range(1, args.seeds + 1)), args.steps, extra), RUNS, args.workers)
+    run_all(planned_runs(list(range(1, args.seeds + 1)), args.steps, extra), args.runs_dir,
+            args.workers)
     return 0
 
 
