@@ -32,7 +32,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
-from aggregate import Estimate, compare, iqm, plot_iqm_curves
+from aggregate import Estimate, compare, iqm, iqm_curve, plot_iqm_curves
 from common import RunSpec, binned, finished, run_all
 
 ROOT = Path(__file__).parents[2]
@@ -221,6 +221,11 @@ def report(extract: Path, figures: Path) -> tuple[str, list[tuple[str, str, str]
     gates = ["rl_alone", "rl+kl", "cosine", "cosine_unweighted", "cosine_ema", "projection",
              "projection_ema", "orthogonal"]
     teacher_label = f"teacher {good_mean:.0f}"
+    rl_curve = iqm_curve(e.curves("good", "rl_alone"))[0]
+    above = np.nonzero(rl_curve > good_mean)[0]
+    passes = (f"RL alone's IQM curve passes the teacher's score in the bin centred at "
+              f"{e.x[above[0]] / 1e3:.0f}k steps" if above.size else
+              "RL alone's IQM curve never passes the teacher's score")
     _figure(e, figures / "cartpole_teacher_returns.png",
             [("baselines", "good", baselines, ret), ("gates", "good", gates, ret)],
             (good_mean, teacher_label))
@@ -311,11 +316,11 @@ steps, 20 epochs, lr 1e-3 annealed, shared 64-64 tanh torso, `gate.reference=pol
 {steps:,} agent steps per run, seeds 1-{len(m["seeds"])} for every method
 ({len(m["seeds"])} runs each), λ = {lam:g} (chosen by the sweep below). Teacher
 `{TEACHERS["good"]}`: {good_mean:.1f} ± {good_std:.1f} (PPO stopped at 36,864 steps; PPO
-alone reaches 500). Kickstarting: λ decays linearly to 0 over the first half. EMA: α = 0.01.
-Early = mean episodic return over the first {m["early"]:.0%} of the steps, late = over the
-last {m["late"]:.0%}, AUC = over the whole run; each cell is the IQM over runs with its 95%
-stratified-bootstrap CI (rliable). Gate weight, cosine and teacher KL: mean over runs of the
-early and late means (–: not logged).
+alone reaches 500); {passes}. Kickstarting: λ decays linearly to 0 over the first
+half. EMA: α = 0.01. Early = mean episodic return over the first {m["early"]:.0%} of the
+steps, late = over the last {m["late"]:.0%}, AUC = over the whole run; each cell is the IQM
+over runs with its 95% stratified-bootstrap CI (rliable). Gate weight, cosine and teacher KL:
+mean over runs of the early and late means (–: not logged).
 
 ### λ sweep
 
