@@ -148,7 +148,7 @@ def supervised_section(rerun: bool) -> tuple[str, list[tuple[str, str, str, str]
     parts, claims = ["## Supervised gating (the core without RL)\n"], []
     for name, args in SUPERVISED.items():
         if rerun:
-            subprocess.run([sys.executable, str(ROOT / "scripts" / f"{name}.py"), *args],
+            subprocess.run([sys.executable, f"scripts/{name}.py", *args],
                            cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
         text = (DOCS / "supervised" / f"{name}.md").read_text()
         text = re.sub(r"^(#+) ", r"##\1 ", text, flags=re.MULTILINE)

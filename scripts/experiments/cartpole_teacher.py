@@ -301,13 +301,16 @@ def report(extract: Path, figures: Path) -> tuple[str, list[tuple[str, str, str]
     harmful_gates = [g for g in HARMFUL_METHODS if g not in ("rl+kl", "kl_only")]
     dragged = side(h["rl+kl"]["auc"], s["rl_alone"]["auc"], "lower")
     near = {g: at_least(h[g]["auc"], s["rl_alone"]["auc"]) for g in harmful_gates}
+    below = [g for g, v in near.items() if v == "lower"]
+    kept = [g for g in harmful_gates if g not in below]
+    harmful_verdict = verdict(dragged) if dragged is not True or not below else (
+        f"partly: {', '.join(kept) or 'none'} stay near RL alone, {', '.join(below)} fall "
+        "below it")
     claims.append(("Harmful teacher: RL + KL is dragged down, the gates stay near RL alone",
                    f"AUC: RL alone {s['rl_alone']['auc'].point:.0f}, RL + KL "
                    f"{h['rl+kl']['auc'].point:.0f}; "
                    + "; ".join(f"{g} {h[g]['auc'].point:.0f} ({near[g]})"
-                               for g in harmful_gates),
-                   verdict(dragged) + "; gates below RL alone: "
-                   + (", ".join(g for g, v in near.items() if v == "lower") or "none")))
+                               for g in harmful_gates), harmful_verdict))
     claim_rows = "\n".join(f"| {a} | {b} | {v} |" for a, b, v in claims)
     text = f"""## CartPole: an imperfect teacher, gated
 
