@@ -65,6 +65,14 @@ def test_iqm_is_the_mean_of_the_middle_half_with_a_bracketing_ci():
     assert estimate.low <= estimate.point <= estimate.high
 
 
+def test_iqm_curve_is_the_iqm_of_each_point():
+    curves = np.random.default_rng(1).random((10, 7))
+    point, low, high = aggregate.iqm_curve(curves, reps=100)
+    np.testing.assert_allclose(point, [aggregate.iqm(curves[:, t], reps=10).point
+                                       for t in range(7)])
+    assert (low <= point).all() and (point <= high).all()
+
+
 def test_compare_says_higher_or_lower_only_when_the_cis_are_apart():
     a, b = aggregate.Estimate(10, 9, 11), aggregate.Estimate(5, 4, 6)
     assert aggregate.compare(a, b) == "higher" and aggregate.compare(b, a) == "lower"

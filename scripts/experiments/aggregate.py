@@ -10,6 +10,7 @@ import numpy as np
 from matplotlib.axes import Axes
 from rliable import library as rly
 from rliable import metrics
+from scipy.stats import trim_mean
 
 REPS = 2000
 """Bootstrap resamples (rliable's default is 50,000; 2,000 moves the CI ends by < 1%)."""
@@ -37,13 +38,12 @@ def iqm(scores: np.ndarray, reps: int | None = None) -> Estimate:
 
 def iqm_curve(curves: np.ndarray, reps: int | None = None
               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Pointwise IQM over runs of (runs, points) curves, and its 95% CI band (low, high);
-    REPS / 4 resamples by default (one IQM per point and resample)."""
+    """Pointwise IQM over runs of (runs, points) curves, and its 95% CI band (low, high)."""
     scores = np.asarray(curves, dtype=float)[:, None, :]
     point, interval = rly.get_interval_estimates(
         {"x": scores},
-        lambda s: np.array([metrics.aggregate_iqm(s[..., t]) for t in range(s.shape[-1])]),
-        reps=reps or REPS // 4, random_state=np.random.RandomState(0))
+        lambda s: trim_mean(s[:, 0, :], 0.25, axis=0),  # aggregate_iqm per point, at once
+        reps=reps or REPS, random_state=np.random.RandomState(0))
     return point["x"], interval["x"][0], interval["x"][1]
 
 
