@@ -317,12 +317,13 @@ def report(extract: Path, figures: Path) -> tuple[str, list[tuple[str, str, str]
         runs = e.curves(teacher, method, tag=tag)
         return float(np.nanmean(e.early(runs) if part == "early" else e.late(runs)))
 
-    why = [f"{g} is slower than RL + KL early because it passes on average "
+    why = [f"{g} is slower than RL + KL early: it passes on average "
            f"{mean_gate('good', g, 'gate/weight', 'early'):.2f} of λ·g_KL over the first "
-           f"{m['early']:.0%} (RL + KL: 1), its cosine with the main gradient being "
-           f"{mean_gate('good', g, 'gate/cosine', 'early'):+.2f} on average there: per "
-           "minibatch, the teacher's gradient is barely aligned with PPO's even while the "
-           "teacher is ahead."
+           f"{m['early']:.0%} (RL + KL: 1), its cosine with "
+           + ("the EMA of the main gradient" if g.endswith("_ema") else
+              "each minibatch's main gradient")
+           + f" being {mean_gate('good', g, 'gate/cosine', 'early'):+.2f} on average there: the "
+           "teacher's gradient does not agree with PPO's even while the teacher is ahead."
            for g in gated if early_cmp[g] == "lower"]
     why += [f"{g} ends below RL alone: against the EMA its cosine is "
             f"{mean_gate('good', g, 'gate/cosine', 'late'):+.2f} late, so it projects most of "
