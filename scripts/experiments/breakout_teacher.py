@@ -14,6 +14,7 @@ runs are skipped). ``scripts/make_report.py`` reads their events as they stand.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -46,7 +47,7 @@ def planned_runs(seeds: list[int], steps: int, extra: tuple[str, ...] = ()) -> l
     """Interleaved by seed, so that a partial experiment has every method at seed 1 first."""
     return [RunSpec(f"{method}__seed{seed}",
                     (*overrides, *(() if "teacher.path=none" in overrides
-                                   else (f"teacher.path={ROOT / TEACHER}",)),
+                                   else (f"teacher.path={TEACHER}",)),
                      f"teacher.lam={LAM:g}", f"seed={seed}", "checkpoint_every=25000", *extra),
                     CONFIG, stop_at=steps)
             for seed in seeds for method, overrides in METHODS.items()
@@ -160,7 +161,8 @@ def main(argv: list[str] | None = None) -> int:
     runs = planned_runs(list(range(1, args.seeds + 1)), args.steps, extra)
     if args.only:
         runs = [r for r in runs if r.name.split("__")[0] in args.only]
-    run_all(runs, args.runs_dir, args.workers)
+    os.chdir(ROOT)  # the runs' configs hold paths relative to the checkout, wherever it is
+    run_all(runs, Path(os.path.relpath(args.runs_dir.resolve(), ROOT)), args.workers)
     return 0
 
 

@@ -14,6 +14,7 @@ ALE action meaning, lambda = LAM. The poster's claim: Ms. Pac-Man ignores the Br
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -38,7 +39,7 @@ def planned_runs(seeds: list[int], steps: int, extra: tuple[str, ...] = ()) -> l
     """Interleaved by seed, so that a partial experiment has every method at seed 1 first."""
     return [RunSpec(f"{method}__seed{seed}",
                     (*overrides, *(() if "teacher.path=none" in overrides
-                                   else (f"teacher.path={ROOT / TEACHER}",)),
+                                   else (f"teacher.path={TEACHER}",)),
                      f"teacher.lam={LAM:g}", f"seed={seed}", "checkpoint_every=25000", *extra),
                     CONFIG, stop_at=steps)
             for seed in seeds for method, overrides in METHODS.items()]
@@ -117,8 +118,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     # side by side, one torch thread each: two runs asking for both cores thrash
     extra = ("cpu_threads=1",) if args.workers > 1 else ()
-    run_all(planned_runs(list(range(1, args.seeds + 1)), args.steps, extra), args.runs_dir,
-            args.workers)
+    os.chdir(ROOT)  # the runs' configs hold paths relative to the checkout, wherever it is
+    run_all(planned_runs(list(range(1, args.seeds + 1)), args.steps, extra),
+            Path(os.path.relpath(args.runs_dir.resolve(), ROOT)), args.workers)
     return 0
 
 
