@@ -299,3 +299,14 @@ def test_atari_state_cannot_be_saved():
     with pytest.raises(ValueError, match="cannot restore"):
         env.load_state_dict({})
     env.close()
+
+
+def test_minatar_breakout_is_a_flat_gymnasium_env_that_resumes_by_reseeding():
+    env = make_vector_env("minatar/breakout-v1", 2, seed=0)
+    assert env.spec.games == ("MinAtar/Breakout-v1",)
+    assert env.spec.obs_shape == (400,) and env.spec.num_actions == 3 and not env.spec.is_atari
+    obs = env.reset()
+    assert obs.shape == (2, 400) and obs.dtype == np.float32
+    assert set(np.unique(obs)) <= {0.0, 1.0} and obs.sum() > 0  # 4 channels of 10x10 cells
+    assert env.state_dict() is None  # MinAtar does not expose its game state
+    env.close()

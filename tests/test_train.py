@@ -158,3 +158,13 @@ def test_mlp_runs_use_one_torch_thread_unless_told(tmp_path, setting, threads):
         assert torch.get_num_threads() == threads
     finally:
         torch.set_num_threads(before)
+
+
+def test_minatar_run_is_checkpointed_and_resumed(tmp_path):
+    minatar = ["--config", str(Path(CONFIG).with_name("minatar_breakout.yaml")),
+               f"runs_dir={tmp_path}", "--no-progress", "total_steps=4096", "env.num_envs=4",
+               "agent.num_steps=64", "teacher.path=none", "name=m"]
+    assert train_module.main([*minatar, "--stop-after", "2048"]) == 0
+    assert train_module.main(["--resume", str(tmp_path / "m"), "--no-progress"]) == 0
+    assert load_state(tmp_path / "m" / "checkpoint.safetensors")["learner"]["global_step"] \
+        == 4096

@@ -14,13 +14,18 @@ from .core import EnvSpec, EpisodeTracker, StepResult, VectorEnv, check_actions,
 class ClassicEnv(VectorEnv):
     """``num_envs`` copies of a gymnasium env in one process (sync), autoreset on the same step.
 
-    Observations are returned as float32; the env must have a discrete action space.
+    Observations are returned as flat float32 vectors (a MinAtar game's 10x10xC boolean
+    channels become 100 C inputs); the env must have a discrete action space.
     """
 
     def __init__(self, env_id: str, num_envs: int, *, seed: int) -> None:
         same_step = {"autoreset_mode": gym.vector.AutoresetMode.SAME_STEP}
+        probe = gym.make(env_id)
+        shape = probe.observation_space.shape or ()
+        probe.close()
+        flatten = [gym.wrappers.FlattenObservation] if len(shape) > 1 else None
         self._env = gym.make_vec(env_id, num_envs, vectorization_mode="sync",
-                                 vector_kwargs=same_step)
+                                 vector_kwargs=same_step, wrappers=flatten)
         action_space, obs_space = self._env.single_action_space, self._env.single_observation_space
         if not isinstance(action_space, gym.spaces.Discrete) or not isinstance(
                 obs_space, gym.spaces.Box):
@@ -57,14 +62,15 @@ class ClassicEnv(VectorEnv):
     def close(self) -> None:
         self._env.close()
 
-    def state_dict(self) -> dict[str, Any]:
+    def state_dict(self) -> dict[str, Any] | None:
         """Physical state, RNG, time-limit counter and running episode of each env, for the
-        classic-control envs (they keep their state in ``unwrapped.state``)."""
+        classic-control envs (they keep their state in ``unwrapped.state``); None for envs
+        that do not expose theirs (MinAtar): a resumed run re-seeds them, as for Atari."""
+        if not all(hasattr(env.unwrapped, "state") for env in self._env.envs):
+            return None
         envs = []
         for env in self._env.envs:
             core = env.unwrapped
-            if not hasattr(core, "state"):
-                raise ValueError(f"{self.spec.games[0]} keeps no .state: it cannot be resumed")
             state = np.asarray(core.state)
             envs.append({"state": state.tolist(), "dtype": str(state.dtype),
                          "steps_beyond_terminated": getattr(core, "steps_beyond_terminated", None),

@@ -30,8 +30,14 @@ def _atari_name(name: str) -> str | None:
 
 
 def _gym_id(name: str) -> str | None:
-    """The registered gymnasium id matching ``name`` case-insensitively (not ALE ids), or None."""
+    """The registered gymnasium id matching ``name`` case-insensitively (not ALE ids), or None.
+    MinAtar ids ("MinAtar/Breakout-v1": 10x10 Breakout, Young & Tian 2019) are registered from
+    the ``minatar`` package on first use."""
     lowered = name.strip().lower()
+    if lowered.startswith("minatar/") and not any(k.startswith("MinAtar/") for k in gym.registry):
+        import minatar.gym
+
+        minatar.gym.register_envs()
     for env_id, env_spec in gym.registry.items():
         if env_id.lower() == lowered and not str(env_spec.entry_point).startswith("ale_py"):
             return env_id
