@@ -18,7 +18,8 @@ from .sb3 import load_sb3
 
 SHIPPED_DIR = Path(__file__).parents[2] / "teachers"
 SHIPPED = {"Breakout": "breakout_ppo_350k", "MsPacman": "ms_pacman_ppo_100k",
-           "Breakout+MsPacman": "breakout_ppo_350k", "CartPole-v1": "cartpole_ppo_12k"}
+           "Breakout+MsPacman": "breakout_ppo_350k", "CartPole-v1": "cartpole_ppo_12k",
+           "MinAtar/Breakout-v1": "minatar_breakout_ppo_100k"}
 """The teacher the embedded default run (no --config) uses for each game, in teachers/."""
 
 
