@@ -4,6 +4,7 @@ resuming it when interrupted) and read its tensorboard scalars back. Experiment 
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -68,11 +69,18 @@ def scalars(directory: Path, tag: str) -> tuple[np.ndarray, np.ndarray]:
     (or the run does not exist)."""
     if not directory.is_dir():
         return np.array([]), np.array([])
-    events = EventAccumulator(str(directory), size_guidance={"scalars": 0}).Reload()
+    stamp = max((f.stat().st_mtime_ns for f in directory.iterdir()), default=0)
+    events = _events(str(directory), stamp)
     if tag not in events.Tags()["scalars"]:
         return np.array([]), np.array([])
     points = events.Scalars(tag)
     return np.array([p.step for p in points]), np.array([p.value for p in points])
+
+
+@functools.lru_cache(maxsize=32)
+def _events(directory: str, stamp: int) -> EventAccumulator:
+    """The run's events, read once per state of its directory (``stamp``: newest mtime)."""
+    return EventAccumulator(directory, size_guidance={"scalars": 0}).Reload()
 
 
 def window_mean(directory: Path, tag: str, start: int, stop: int) -> float:
