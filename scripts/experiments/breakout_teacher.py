@@ -69,7 +69,7 @@ def report(figures: Path, seeds: tuple[int, ...] = (1, 2), steps: int = 500_000
     tags = {"charts/episodic_return": "score", "losses/teacher_kl": "KL(teacher || student)",
             "gate/cosine": "gate cosine", "gate/weight": "gate weight"}
     fig, axes = plt.subplots(2, 2, figsize=(11, 7))
-    rows, summary = [], {}
+    rows, summary, complete = [], {}, set()
     for method in METHODS:
         score, found = curves(method, list(seeds), "charts/episodic_return", steps, bins)
         if not found:
@@ -87,6 +87,8 @@ def report(figures: Path, seeds: tuple[int, ...] = (1, 2), steps: int = 500_000
         weight, _ = curves(method, found, "gate/weight", steps, bins)
         cosine, _ = curves(method, found, "gate/cosine", steps, bins)
         summary[method] = (early, late)
+        if len(found) == len(seeds) and min(reached) >= steps:
+            complete.add(method)
 
         def trend(v: np.ndarray) -> str:
             return "–" if np.isnan(v).all() else (
@@ -103,7 +105,7 @@ def report(figures: Path, seeds: tuple[int, ...] = (1, 2), steps: int = 500_000
     fig.tight_layout()
     fig.savefig(figures / "breakout_teacher.png", dpi=110)
     plt.close(fig)
-    done = all(m in summary and not np.isnan(summary[m][1]) for m in METHODS)
+    done = complete == set(METHODS)  # claims only on every seed at the full budget
     claims = [("RL + KL: the teacher only helps initially (Breakout)",
                _measured(summary, "rl+kl") if done else "runs not finished", _verdict(
                    done, lambda: summary["rl+kl"][0] > summary["rl_alone"][0]
@@ -147,6 +149,11 @@ def _verdict(done: bool, holds) -> str:
     return "agrees" if holds() else "differs"
 
 
+def _checkout_relative(path: Path) -> Path:
+    path = path.resolve()
+    return path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seeds", type=int, default=2, help="seeds 1..N per method")
@@ -162,7 +169,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.only:
         runs = [r for r in runs if r.name.split("__")[0] in args.only]
     os.chdir(ROOT)  # the runs' configs hold paths relative to the checkout, wherever it is
-    run_all(runs, Path(os.path.relpath(args.runs_dir.resolve(), ROOT)), args.workers)
+    run_all(runs, _checkout_relative(args.runs_dir), args.workers)
     return 0
 
 

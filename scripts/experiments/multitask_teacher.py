@@ -53,7 +53,7 @@ def report(figures: Path, seeds: tuple[int, ...] = (1, 2), steps: int = 500_000
     panels = [(f"charts/episodic_return/{g}", f"{g} score") for g in GAMES]
     panels += [(f"gate/weight/{g}", f"{g} gate weight") for g in GAMES]
     fig, axes = plt.subplots(2, 2, figsize=(11, 7))
-    rows, weights = [], {}
+    rows, weights, finished_runs = [], {}, {}
     for method in METHODS:
         dirs = [RUNS / f"{method}__seed{s}" for s in seeds]
         _, found = reached_curves(dirs, "charts/episodic_return", steps, bins)
@@ -61,6 +61,7 @@ def report(figures: Path, seeds: tuple[int, ...] = (1, 2), steps: int = 500_000
             rows.append(f"| {method} | not run yet |" + " |" * 4)
             continue
         reached = [int(scalars(dirs[i], "charts/episodic_return")[0].max()) for i in found]
+        finished_runs[method] = len(found) == len(seeds) and min(reached) >= steps
         cells = []
         for ax, (tag, _) in zip(axes.flat, panels, strict=True):
             values, _ = reached_curves(dirs, tag, steps, bins)
@@ -83,7 +84,7 @@ def report(figures: Path, seeds: tuple[int, ...] = (1, 2), steps: int = 500_000
     fig.savefig(figures / "multitask_teacher.png", dpi=110)
     plt.close(fig)
     breakout, pacman = weights.get(("cosine", "Breakout")), weights.get(("cosine", "MsPacman"))
-    done = breakout is not None and pacman is not None and not np.isnan(pacman[1])
+    done = finished_runs.get("cosine", False) and breakout is not None and pacman is not None
     claims = [("Multi-task: Ms. Pac-Man ignores the Breakout teacher when it hurts; Breakout "
                "uses it",
                (f"cosine gate weight, first 100k → last 50k: Breakout {breakout[0]:.2f} → "
@@ -109,6 +110,11 @@ late = last 50k of {steps:,} (–: not reached).
     return text, claims
 
 
+def _checkout_relative(path: Path) -> Path:
+    path = path.resolve()
+    return path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seeds", type=int, default=2, help="seeds 1..N per method")
@@ -120,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
     extra = ("cpu_threads=1",) if args.workers > 1 else ()
     os.chdir(ROOT)  # the runs' configs hold paths relative to the checkout, wherever it is
     run_all(planned_runs(list(range(1, args.seeds + 1)), args.steps, extra),
-            Path(os.path.relpath(args.runs_dir.resolve(), ROOT)), args.workers)
+            _checkout_relative(args.runs_dir), args.workers)
     return 0
 
 
