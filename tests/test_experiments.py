@@ -79,7 +79,6 @@ def test_compare_says_higher_or_lower_only_when_the_cis_are_apart():
     assert aggregate.compare(a, aggregate.Estimate(8, 7, 9.5)) == "overlapping CIs"
 
 
-@pytest.mark.slow
 def test_cartpole_experiment_end_to_end_at_a_tiny_budget(tmp_path, monkeypatch):
     monkeypatch.setattr(aggregate, "REPS", 40)
     out = tmp_path / "extract.npz"
