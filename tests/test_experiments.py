@@ -63,6 +63,7 @@ def test_iqm_is_the_mean_of_the_middle_half_with_a_bracketing_ci():
     estimate = aggregate.iqm(scores, reps=200)
     assert estimate.point == pytest.approx(3.5)  # mean of 2, 3, 4, 5
     assert estimate.low <= estimate.point <= estimate.high
+    assert aggregate.iqm(scores, reps=200) == estimate  # the same CI every time
 
 
 def test_iqm_curve_is_the_iqm_of_each_point():

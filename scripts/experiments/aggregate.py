@@ -4,6 +4,8 @@ confidence interval, for a point of training, an area under the curve, and whole
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -14,6 +16,18 @@ from scipy.stats import trim_mean
 
 REPS = 2000
 """Bootstrap resamples (rliable's default is 50,000; 2,000 moves the CI ends by < 1%)."""
+
+
+@contextmanager
+def _seeded(seed: int = 0) -> Iterator[None]:
+    """rliable's stratified bootstrap draws from NumPy's global RNG (its ``random_state``
+    argument does not reach the draws): seed it for reproducible CIs, then restore it."""
+    state = np.random.get_state()
+    np.random.seed(seed)
+    try:
+        yield
+    finally:
+        np.random.set_state(state)
 
 
 @dataclass(frozen=True)
@@ -29,9 +43,9 @@ class Estimate:
 def iqm(scores: np.ndarray, reps: int | None = None) -> Estimate:
     """IQM of one number per run, (runs,), with its 95% stratified-bootstrap CI."""
     scores = np.asarray(scores, dtype=float)[:, None]
-    point, interval = rly.get_interval_estimates(
-        {"x": scores}, lambda s: np.array([metrics.aggregate_iqm(s)]), reps=reps or REPS,
-        random_state=np.random.RandomState(0))
+    with _seeded():
+        point, interval = rly.get_interval_estimates(
+            {"x": scores}, lambda s: np.array([metrics.aggregate_iqm(s)]), reps=reps or REPS)
     return Estimate(float(point["x"][0]), float(interval["x"][0, 0]),
                     float(interval["x"][1, 0]))
 
@@ -40,10 +54,11 @@ def iqm_curve(curves: np.ndarray, reps: int | None = None
               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Pointwise IQM over runs of (runs, points) curves, and its 95% CI band (low, high)."""
     scores = np.asarray(curves, dtype=float)[:, None, :]
-    point, interval = rly.get_interval_estimates(
-        {"x": scores},
-        lambda s: trim_mean(s[:, 0, :], 0.25, axis=0),  # aggregate_iqm per point, at once
-        reps=reps or REPS, random_state=np.random.RandomState(0))
+    with _seeded():
+        point, interval = rly.get_interval_estimates(
+            {"x": scores},
+            lambda s: trim_mean(s[:, 0, :], 0.25, axis=0),  # aggregate_iqm per point, at once
+            reps=reps or REPS)
     return point["x"], interval["x"][0], interval["x"][1]
 
 
