@@ -207,7 +207,9 @@ the sections above discuss each one.
 
 Not attempted, or not at the papers' scale: ImageNet class pairs (digits instead: the
 supervised section says why), Atari runs at the papers' budgets (these machines have 2 CPU
-cores; the Atari sections state the budgets reached), MinAtar Breakout (not run yet).
+cores; the Atari sections state the budgets reached), MinAtar Breakout (the environment,
+`configs/minatar_breakout.yaml` and `teachers/minatar_breakout_ppo_100k` are in place; the
+experiment has not been run yet).
 """
 
 
