@@ -83,16 +83,20 @@ def report(figures: Path, seeds: tuple[int, ...] = (1, 2), steps: int = 500_000
             if not np.isnan(values).all():
                 ax.plot(x, np.nanmean(values, axis=0), label=method)
         early = np.nanmean(score[:, :4])
-        late = np.nanmean(score[:, -2:]) if all(r >= steps for r in reached) else np.nan
+        at_budget = np.array([r >= steps for r in reached])  # late: the runs that got there
+        late = np.nanmean(score[at_budget, -2:]) if at_budget.any() else np.nan
         weight, _ = curves(method, found, "gate/weight", steps, bins)
         cosine, _ = curves(method, found, "gate/cosine", steps, bins)
         summary[method] = (early, late)
         if len(found) == len(seeds) and min(reached) >= steps:
             complete.add(method)
 
-        def trend(v: np.ndarray) -> str:
-            return "–" if np.isnan(v).all() else (
-                f"{np.nanmean(v[:, :4]):.2f} → {np.nanmean(v[:, -2:]):.2f}")
+        def trend(v: np.ndarray, at_budget: np.ndarray = at_budget) -> str:
+            if np.isnan(v).all():
+                return "–"
+            late_part = v[at_budget, -2:]
+            late_text = f"{np.nanmean(late_part):.2f}" if at_budget.any() else "–"
+            return f"{np.nanmean(v[:, :4]):.2f} → {late_text}"
 
         runs = ", ".join(f"{s} ({r:,})" for s, r in zip(found, reached, strict=True))
         late_text = "–" if np.isnan(late) else f"{late:.1f}"
@@ -124,8 +128,8 @@ Made by `python scripts/experiments/breakout_teacher.py --seeds {len(seeds)} --s
 first {steps:,} agent steps of `configs/breakout.yaml`'s 10M-step PPO schedule; teacher
 `{TEACHER}` (9.0 ± 3.4), λ = {LAM:g}, gate on the shared parameters against the policy loss.
 RL alone's seed 1 is `agents/breakout_ppo_noteacher`. Seeds listed with the agent step each run
-has reached. Early = mean score over the first 100k steps, late = over the last 50k of
-{steps:,} (–: not reached); gate weight and cosine: first 100k → last 50k reached.
+has reached. Early = mean score over the first 100k steps (all seeds run), late = over the
+last 50k of {steps:,} (the seeds that reached it; –: none yet); gate weight and cosine likewise.
 
 ![Breakout with teacher](figures/breakout_teacher.png)
 
