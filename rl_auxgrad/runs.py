@@ -38,25 +38,31 @@ def reached(directory: Path) -> int:
 def finished(directory: Path, stop_at: int | None = None) -> bool:
     """Whether the run in ``directory`` has a checkpoint at ``stop_at`` (default: its
     configured total_steps)."""
+    return _remaining(directory, stop_at) == 0
+
+
+def _remaining(directory: Path, stop_at: int | None) -> int | None:
+    """Agent steps left to ``stop_at`` (default: total_steps); None for a run not started."""
     if not (directory / train_module.CHECKPOINT).is_file():
-        return False
-    return reached(directory) >= (stop_at or load_config(directory / train_module.CONFIG)
-                                  .total_steps)
+        return None
+    target = stop_at or load_config(directory / train_module.CONFIG).total_steps
+    return max(0, target - reached(directory))
 
 
 def run_one(spec: RunSpec, runs_dir: Path) -> Path:
     """Trains ``runs_dir/<spec.name>`` to the end: skipped if finished, resumed if interrupted.
     Returns the run directory; SystemExit if training fails."""
     directory = runs_dir / spec.name
-    if finished(directory, spec.stop_at):
+    remaining = _remaining(directory, spec.stop_at)  # reads the checkpoint once
+    if remaining == 0:
         return directory
-    if (directory / train_module.CHECKPOINT).is_file():
+    if remaining is not None:
         argv = ["--resume", str(directory)]
     else:
         argv = ([f"--config={spec.config}"] if spec.config else []) + [
             *spec.overrides, f"name={spec.name}", f"runs_dir={runs_dir}"]
     if spec.stop_at is not None:
-        argv += ["--stop-after", str(spec.stop_at - reached(directory))]
+        argv += ["--stop-after", str(spec.stop_at if remaining is None else remaining)]
     print(f"run {spec.name}", flush=True)
     code = train_module.main([*argv, "--no-progress"])
     if code != 0:

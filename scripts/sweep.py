@@ -22,6 +22,7 @@ import sys
 import time
 from pathlib import Path
 
+from rl_auxgrad import train
 from rl_auxgrad.config import ConfigError, load_config
 from rl_auxgrad.runs import RunSpec, run_one, window_mean
 
@@ -41,7 +42,7 @@ def trial(params: dict) -> None:
                    (f"gate.name={params['gate']}", f"teacher.lam={params['lam']:g}",
                     f"seed={params['seed']}", *params["overrides"]), params["config"])
     directory = run_one(spec, runs_dir)
-    total = load_config(directory / "config.yaml").total_steps
+    total = load_config(directory / train.CONFIG).total_steps
     tune.report({"final_return": window_mean(directory, "charts/episodic_return",
                                              int(total * 0.9), total + 1)})
 

@@ -14,13 +14,12 @@ runs are skipped). ``scripts/make_report.py`` reads their events as they stand.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
-from common import RunSpec, reached_curves, run_all, scalars
+from common import RunSpec, reached_curves, run_in_checkout, scalars, teacher_runs
 
 ROOT = Path(__file__).parents[2]
 CONFIG = str(ROOT / "configs" / "breakout.yaml")
@@ -43,15 +42,8 @@ def run_dir(method: str, seed: int) -> Path:
     return REUSED.get((method, seed), RUNS / f"{method}__seed{seed}")
 
 
-def planned_runs(seeds: list[int], steps: int, extra: tuple[str, ...] = ()) -> list[RunSpec]:
-    """Interleaved by seed, so that a partial experiment has every method at seed 1 first."""
-    return [RunSpec(f"{method}__seed{seed}",
-                    (*overrides, *(() if "teacher.path=none" in overrides
-                                   else (f"teacher.path={TEACHER}",)),
-                     f"teacher.lam={LAM:g}", f"seed={seed}", "checkpoint_every=25000", *extra),
-                    CONFIG, stop_at=steps)
-            for seed in seeds for method, overrides in METHODS.items()
-            if (method, seed) not in REUSED]
+def planned_runs(seeds: list[int], steps: int) -> list[RunSpec]:
+    return teacher_runs(METHODS, TEACHER, LAM, CONFIG, seeds, steps, skip=frozenset(REUSED))
 
 
 def curves(method: str, seeds: list[int], tag: str, steps: int, bins: int
@@ -153,11 +145,6 @@ def _verdict(done: bool, holds) -> str:
     return "agrees" if holds() else "differs"
 
 
-def _checkout_relative(path: Path) -> Path:
-    path = path.resolve()
-    return path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seeds", type=int, default=2, help="seeds 1..N per method")
@@ -167,13 +154,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", nargs="+", choices=sorted(METHODS),
                         help="train only these methods (the report shows what exists)")
     args = parser.parse_args(argv)
-    # side by side, one torch thread each: two runs asking for both cores thrash
-    extra = ("cpu_threads=1",) if args.workers > 1 else ()
-    runs = planned_runs(list(range(1, args.seeds + 1)), args.steps, extra)
+    runs = planned_runs(list(range(1, args.seeds + 1)), args.steps)
     if args.only:
         runs = [r for r in runs if r.name.split("__")[0] in args.only]
-    os.chdir(ROOT)  # the runs' configs hold paths relative to the checkout, wherever it is
-    run_all(runs, _checkout_relative(args.runs_dir), args.workers)
+    run_in_checkout(runs, args.runs_dir, args.workers)
     return 0
 
 

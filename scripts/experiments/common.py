@@ -3,7 +3,9 @@ finished, resumed when interrupted: :mod:`rl_auxgrad.runs`) and bin their scalar
 
 from __future__ import annotations
 
+import os
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import replace
 from multiprocessing import get_context
 from pathlib import Path
 
@@ -11,20 +13,49 @@ import numpy as np
 
 from rl_auxgrad.runs import RunSpec, finished, run_one, scalars, window_mean
 
-__all__ = ["RunSpec", "binned", "finished", "reached_curves", "run_all", "run_one", "scalars",
-           "window_mean"]
+__all__ = ["RunSpec", "binned", "finished", "reached_curves", "run_all", "run_in_checkout",
+           "run_one", "scalars", "teacher_runs", "window_mean"]
+
+ROOT = Path(__file__).parents[2]
 
 
 def run_all(runs: list[RunSpec], runs_dir: Path, workers: int = 1) -> None:
-    """Trains every run (see :func:`run_one`), ``workers`` at a time in separate processes.
-    Stops at the first run that fails."""
+    """Trains every run (see :func:`run_one`), ``workers`` at a time in separate processes,
+    each with one torch thread unless its overrides say otherwise (runs side by side that
+    each ask for every core thrash). Stops at the first run that fails."""
     if workers <= 1:
         for spec in runs:
             run_one(spec, runs_dir)
         return
+    runs = [replace(spec, overrides=("cpu_threads=1", *spec.overrides)) for spec in runs]
     with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
         for future in [pool.submit(run_one, spec, runs_dir) for spec in runs]:
             future.result()
+
+
+def teacher_runs(methods: dict[str, tuple[str, ...]], teacher: str, lam: float, config: str,
+                 seeds: list[int], steps: int, skip: frozenset[tuple[str, int]] = frozenset()
+                 ) -> list[RunSpec]:
+    """One run per method and seed, ``<method>__seed<seed>``: the first ``steps`` agent steps
+    of ``config``'s schedule, with ``teacher`` (a path relative to the checkout) unless the
+    method sets teacher.path=none. Interleaved by seed, so that a partial experiment has
+    every method at seed 1 first; (method, seed) pairs in ``skip`` are left out."""
+    return [RunSpec(f"{method}__seed{seed}",
+                    (*overrides, *(() if "teacher.path=none" in overrides
+                                   else (f"teacher.path={teacher}",)),
+                     f"teacher.lam={lam:g}", f"seed={seed}", "checkpoint_every=25000"),
+                    config, stop_at=steps)
+            for seed in seeds for method, overrides in methods.items()
+            if (method, seed) not in skip]
+
+
+def run_in_checkout(runs: list[RunSpec], runs_dir: Path, workers: int) -> None:
+    """:func:`run_all` from the checkout's root, so that the runs' configs hold paths relative
+    to the checkout (such runs are committed and resumed in other checkouts)."""
+    runs_dir = runs_dir.resolve()
+    os.chdir(ROOT)
+    run_all(runs, runs_dir.relative_to(ROOT) if runs_dir.is_relative_to(ROOT) else runs_dir,
+            workers)
 
 
 def binned(directory: Path, tag: str, total_steps: int, bins: int) -> np.ndarray:

@@ -14,13 +14,12 @@ ALE action meaning, lambda = LAM. The poster's claim: Ms. Pac-Man ignores the Br
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
-from common import RunSpec, reached_curves, run_all, scalars
+from common import RunSpec, reached_curves, run_in_checkout, scalars, teacher_runs
 
 ROOT = Path(__file__).parents[2]
 CONFIG = str(ROOT / "configs" / "multitask.yaml")
@@ -35,14 +34,8 @@ METHODS: dict[str, tuple[str, ...]] = {
 }
 
 
-def planned_runs(seeds: list[int], steps: int, extra: tuple[str, ...] = ()) -> list[RunSpec]:
-    """Interleaved by seed, so that a partial experiment has every method at seed 1 first."""
-    return [RunSpec(f"{method}__seed{seed}",
-                    (*overrides, *(() if "teacher.path=none" in overrides
-                                   else (f"teacher.path={TEACHER}",)),
-                     f"teacher.lam={LAM:g}", f"seed={seed}", "checkpoint_every=25000", *extra),
-                    CONFIG, stop_at=steps)
-            for seed in seeds for method, overrides in METHODS.items()]
+def planned_runs(seeds: list[int], steps: int) -> list[RunSpec]:
+    return teacher_runs(METHODS, TEACHER, LAM, CONFIG, seeds, steps)
 
 
 def report(figures: Path, seeds: tuple[int, ...] = (1, 2), steps: int = 500_000
@@ -110,11 +103,6 @@ late = last 50k of {steps:,} (–: not reached).
     return text, claims
 
 
-def _checkout_relative(path: Path) -> Path:
-    path = path.resolve()
-    return path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seeds", type=int, default=2, help="seeds 1..N per method")
@@ -122,11 +110,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=1, help="runs side by side")
     parser.add_argument("--runs-dir", type=Path, default=RUNS)
     args = parser.parse_args(argv)
-    # side by side, one torch thread each: two runs asking for both cores thrash
-    extra = ("cpu_threads=1",) if args.workers > 1 else ()
-    os.chdir(ROOT)  # the runs' configs hold paths relative to the checkout, wherever it is
-    run_all(planned_runs(list(range(1, args.seeds + 1)), args.steps, extra),
-            _checkout_relative(args.runs_dir), args.workers)
+    run_in_checkout(planned_runs(list(range(1, args.seeds + 1)), args.steps), args.runs_dir,
+                    args.workers)
     return 0
 
 
