@@ -1,7 +1,9 @@
-"""Make a harmful CartPole teacher: a good teacher's policy, except that wherever the cart is
-right of the centre (x > 0) it pushes right with probability 0.95, which drives the cart off
-the track. Distilling it drags a student towards failing; a gate should ignore it there.
-``--rule uniform`` makes the control teacher instead: the uniform policy everywhere, which
+"""Make a harmful teacher from a good one by a rule that overrides its policy where the rule
+applies. ``pushright`` (CartPole): wherever the cart is right of the centre (x > 0) push right
+with probability 0.95, which drives the cart off the track. ``away`` (MinAtar Breakout): move
+the paddle away from the ball's column with probability 0.95, which loses the ball. Distilling
+such a teacher drags a student towards failing; a gate should ignore it there. ``--rule
+uniform`` (any game) makes the control teacher instead: the uniform policy everywhere, which
 carries no information about the task (KL to it is an entropy bonus), to measure what a gate
 does with a teacher's gradient that knows nothing.
 
@@ -9,6 +11,8 @@ does with a teacher's gradient that knows nothing.
         --out teachers/cartpole_harmful_pushright
     python scripts/make_harmful_teacher.py teachers/cartpole_ppo_12k --rule uniform \\
         --out teachers/cartpole_uniform
+    python scripts/make_harmful_teacher.py teachers/minatar_breakout_ppo_100k --rule away \\
+        --out teachers/minatar_breakout_harmful_away
 
 The rule is put into the teacher's own network (an MLP actor-critic) by supervised
 distillation, KL(rule || network), on states the source teacher visits (sampled stochastically,
@@ -33,14 +37,20 @@ from rl_auxgrad.teachers import load_agent, load_native, read_card, save_teacher
 
 RULES = {"pushright": "x > 0: push right with probability 0.95; elsewhere the source "
                       "teacher's policy",
+         "away": "move the paddle away from the ball's column with probability 0.95 (left "
+                 "or right at random when they share it); the source teacher's policy where "
+                 "no ball is in view",
          "uniform": "the uniform policy in every state: no information about the task"}
-WHY = {"pushright": "harmful on purpose", "uniform": "uninformative on purpose (a control)"}
+GAMES = {"pushright": "CartPole-v1", "away": "MinAtar/Breakout-v1", "uniform": None}
+"""The game each rule reads its states from (None: any game)."""
+WHY = {"pushright": "harmful on purpose", "away": "harmful on purpose",
+       "uniform": "uninformative on purpose (a control)"}
 SCORING_SEED = 12345
 
 
-def visited_states(source: Path, steps: int, seed: int) -> torch.Tensor:
-    """States from the source teacher's own stochastic play on 16 CartPole envs."""
-    env = make_vector_env("CartPole-v1", 16, seed=seed)
+def visited_states(source: Path, game: str, steps: int, seed: int) -> torch.Tensor:
+    """States from the source teacher's own stochastic play on 16 envs of its game."""
+    env = make_vector_env(game, 16, seed=seed)
     teacher = load_native(source, env.spec, torch.device("cpu"))
     game_ids = torch.zeros(16, dtype=torch.long)
     generator = torch.Generator().manual_seed(seed)
@@ -55,17 +65,33 @@ def visited_states(source: Path, steps: int, seed: int) -> torch.Tensor:
 
 
 def rule_targets(rule: str, source_probs: torch.Tensor, states: torch.Tensor) -> torch.Tensor:
-    """The rule's action probabilities. pushright: 0.95 on push-right where x > 0, the source's
-    elsewhere; uniform: 0.5 / 0.5 everywhere."""
+    """The rule's action probabilities (see RULES) for a batch of states."""
     if rule == "uniform":
         return torch.full_like(source_probs, 1 / source_probs.shape[-1])
-    right = torch.tensor([0.05, 0.95]).expand_as(source_probs)
-    return torch.where(states[:, :1] > 0, right, source_probs)
+    if rule == "pushright":  # CartPole: state[0] is the cart's position, action 1 pushes right
+        right = torch.tensor([0.05, 0.95]).expand_as(source_probs)
+        return torch.where(states[:, :1] > 0, right, source_probs)
+    return _away_targets(source_probs, states)
+
+
+def _away_targets(source_probs: torch.Tensor, states: torch.Tensor) -> torch.Tensor:
+    """MinAtar Breakout (v1 actions: no-op, left, right): observations are its 10x10x4 boolean
+    grid flattened row-major, channel 0 the paddle (bottom row), channel 1 the ball."""
+    grid = states.reshape(-1, 10, 10, 4)
+    columns = torch.arange(10, dtype=states.dtype)
+    paddle = (grid[:, 9, :, 0] * columns).sum(-1)
+    ball_seen = grid[..., 1].flatten(1).any(-1)
+    ball = (grid[..., 1].sum(1) * columns).sum(-1)
+    go_left, go_right = torch.tensor([0.025, 0.95, 0.025]), torch.tensor([0.025, 0.025, 0.95])
+    either = torch.tensor([0.05, 0.475, 0.475])
+    away = torch.where((ball > paddle)[:, None], go_left,
+                       torch.where((ball < paddle)[:, None], go_right, either))
+    return torch.where(ball_seen[:, None], away, source_probs)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("source", help="a native CartPole teacher directory")
+    parser.add_argument("source", help="a native teacher directory (an MLP torso)")
     parser.add_argument("--out", required=True)
     parser.add_argument("--rule", choices=sorted(RULES), default="pushright")
     parser.add_argument("--states", type=int, default=32768)
@@ -77,9 +103,15 @@ def main(argv: list[str] | None = None) -> int:
     if out.exists():
         print(f"error: {out} exists: remove it or choose another --out", file=sys.stderr)
         return 2
+    source_card = read_card(source)
+    game = source_card.get("env", {}).get("id") or source_card["games"][0]
+    if GAMES[args.rule] not in (None, game):
+        print(f"error: rule {args.rule!r} is made for {GAMES[args.rule]}, but {source} plays "
+              f"{game}: choose a rule for {game} or another source teacher", file=sys.stderr)
+        return 2
     torch.manual_seed(args.seed)
-    states = visited_states(source, args.states, args.seed)
-    env = make_vector_env("CartPole-v1", 1, seed=0)
+    states = visited_states(source, game, args.states, args.seed)
+    env = make_vector_env(game, 1, seed=0)
     teacher = load_native(source, env.spec, torch.device("cpu"))
     env.close()
     game_ids = torch.zeros(len(states), dtype=torch.long)
@@ -96,8 +128,7 @@ def main(argv: list[str] | None = None) -> int:
     with torch.no_grad():
         final = F.kl_div(F.log_softmax(network(states, game_ids).logits, -1), targets,
                          reduction="batchmean")
-    source_card = read_card(source)
-    card = {"env": source_card.get("env", {"id": "CartPole-v1"}),
+    card = {"env": source_card.get("env", {"id": game}),
             "why_imperfect": f"{WHY[args.rule]}: {RULES[args.rule]}",
             "training": {"source_teacher": str(source), "rule": RULES[args.rule],
                          "distillation": f"{args.epochs} epochs of Adam(1e-3) on {len(states)} "
@@ -107,11 +138,12 @@ def main(argv: list[str] | None = None) -> int:
     save_teacher(out, network, env.spec, source_card["torso"], card)
     scores = score_path(out, args.episodes, seed=SCORING_SEED, sticky_actions=0.25,
                         deterministic=False, device=torch.device("cpu"))
-    every = scores.per_game["CartPole-v1"]
+    every = scores.per_game[game]
     card["score"] = {"mean": float(np.mean(every)), "std": float(np.std(every)),
                      "episodes_per_game": args.episodes, "seed": SCORING_SEED,
+                     "sticky_actions": 0.25,
                      "command": f"python -m rl_auxgrad.evaluate {out} --episodes "
-                                f"{args.episodes} --seed {SCORING_SEED}"}
+                                f"{args.episodes} --seed {SCORING_SEED} --sticky-actions 0.25"}
     card["size_bytes"] = (out / "model.safetensors").stat().st_size
     save_teacher(out, network, env.spec, source_card["torso"], card)
     print(f"{out}: {scores.summary()} (source KL fit {final:.4f})")

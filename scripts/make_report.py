@@ -2,9 +2,10 @@
 
     python scripts/make_report.py [--skip-supervised]
 
-Every number and curve comes from the runs of the experiment scripts: the CartPole section from
-runs/cartpole_teacher/ (reduced to docs/data/cartpole_teacher.npz, which is committed, so the
-report can be rebuilt where runs/ is gone), the Breakout curve from agents/, the supervised
+Every number and curve comes from the runs of the experiment scripts: the CartPole and MinAtar
+sections from their records (docs/data/<task>_teacher.npz, binned curves of every run, written
+by the experiment as each run finishes and committed, so the report can be rebuilt where runs/
+is gone), the Breakout sections from agents/, the supervised
 sections by re-running their scripts, which reuse their stored runs (docs/supervised/). A run
 still in progress is reported at the step it has reached. External reference points are quoted
 with their source.
@@ -27,8 +28,10 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).parent / "experiments"))
 import breakout_teacher
 import cartpole_teacher
+import control_teacher
+import minatar_teacher
 import multitask_teacher
-from common import scalars
+from common import scalars, window_mean
 
 ROOT = Path(__file__).parents[1]
 DOCS = ROOT / "docs"
@@ -65,11 +68,6 @@ def smoothed(steps: np.ndarray, values: np.ndarray, window: int) -> tuple[np.nda
     return np.array(centres), np.array(means)
 
 
-def window_mean(steps: np.ndarray, values: np.ndarray, at: int, width: float = 0.1) -> float:
-    chosen = values[(steps >= at * (1 - width)) & (steps <= at * (1 + width))]
-    return float(chosen.mean()) if chosen.size else float("nan")
-
-
 def breakout_section() -> str:
     steps, returns = scalars(BREAKOUT_RUN, "charts/episodic_return")
     reached = int(steps.max())
@@ -90,7 +88,8 @@ def breakout_section() -> str:
     plt.close(fig)
     rows, ratios = [], []
     for at, zoo_value in sorted(SB3_ZOO_BREAKOUT.items()):
-        ours = window_mean(steps, returns, at) if at * 1.1 <= reached else float("nan")
+        ours = (window_mean(BREAKOUT_RUN, "charts/episodic_return", int(at * 0.9),
+                            int(at * 1.1) + 1) if at * 1.1 <= reached else float("nan"))
         ours_text = f"{ours:.1f}" if np.isfinite(ours) else f"not reached ({reached:,} steps)"
         rows.append(f"| {at:,} ({at * 4 / 1e6:g}M frames) | {ours_text} | {zoo_value:.1f} |")
         if np.isfinite(ours):
@@ -127,19 +126,6 @@ seed on each side and the sticky actions leave this short of a like-for-like com
 run of ours with `env.sticky_actions=0` at the same budget would separate the two, and is left
 for a session with more time.
 """
-
-
-def cartpole_section() -> tuple[str, list[tuple[str, str, str]]]:
-    extract = cartpole_teacher.EXTRACT
-    if not extract.exists():
-        return ("## CartPole: an imperfect teacher, gated\n\nNot run yet: "
-                "`python scripts/experiments/cartpole_teacher.py`.\n", [])
-    meta = cartpole_teacher.Extract(extract).meta
-    if cartpole_teacher.complete(cartpole_teacher.RUNS, meta["steps"], meta["seeds"],
-                                 meta["lam"]):
-        cartpole_teacher.write_extract(cartpole_teacher.RUNS, extract, meta["steps"],
-                                       meta["seeds"], meta["lam"])
-    return cartpole_teacher.report(extract, FIGURES)
 
 
 def supervised_section(rerun: bool) -> tuple[str, list[tuple[str, str, str, str]]]:
@@ -207,9 +193,7 @@ the sections above discuss each one.
 
 Not attempted, or not at the papers' scale: ImageNet class pairs (digits instead: the
 supervised section says why), Atari runs at the papers' budgets (these machines have 2 CPU
-cores; the Atari sections state the budgets reached), MinAtar Breakout (the environment,
-`configs/minatar_breakout.yaml` and `teachers/minatar_breakout_ppo_100k` are in place; the
-experiment has not been run yet).
+cores; the Atari sections state the budgets reached).
 """
 
 
@@ -218,18 +202,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip-supervised", action="store_true",
                         help="inline the supervised reports as they are, without re-making them")
     args = parser.parse_args(argv)
-    cartpole, cartpole_claims = cartpole_section()
+    controls = [(task, *control_teacher.report(task, FIGURES))
+                for task in (cartpole_teacher.TASK, minatar_teacher.TASK)]
     breakout, breakout_claims = breakout_teacher.report(FIGURES)
     multitask, multitask_claims = multitask_teacher.report(FIGURES)
     supervised, supervised_claims = supervised_section(not args.skip_supervised)
-    rows = [("Du et al. (2018), RL: imperfect teacher, on CartPole", *claim)
-            for claim in cartpole_claims]
+    rows = [(f"Du et al. (2018), RL: imperfect teacher, on {task.title}", *claim)
+            for task, _, claims in controls for claim in claims]
     rows += [("Du et al. (2018), RL: imperfect teacher, on Breakout", *claim)
              for claim in breakout_claims]
     rows += [("Du et al. (2018), RL: multi-task Breakout + Ms. Pac-Man", *claim)
              for claim in multitask_claims]
     text = "# Results\n\nWritten by `python scripts/make_report.py` from the runs' event files.\n\n"
-    text += "\n".join([cartpole, breakout, multitask, breakout_section(), supervised,
+    text += "\n".join([*(section for _, section, _ in controls), breakout, multitask,
+                        breakout_section(), supervised,
                         papers_section(rows + supervised_claims)])
     (DOCS / "RESULTS.md").write_text(text)
     print(text)

@@ -1,14 +1,17 @@
 """The evidence pipeline: runs as resumable units of work, binned curves, rliable aggregates,
-the CartPole experiment end to end at a tiny budget, the report's claim parser, sweep.py."""
+the control-task experiment end to end at a tiny budget, the report's claim parser, sweep.py."""
 
 from __future__ import annotations
 
 import importlib.util
+import json
+import shutil
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 from torch.utils.tensorboard import SummaryWriter
 
 from rl_auxgrad import train as train_module
@@ -20,8 +23,10 @@ sys.path.insert(0, str(ROOT / "scripts" / "experiments"))
 import aggregate  # noqa: E402
 import breakout_teacher  # noqa: E402
 import cartpole_teacher  # noqa: E402
+import control_teacher  # noqa: E402
+import minatar_teacher  # noqa: E402
 import multitask_teacher  # noqa: E402
-from common import binned  # noqa: E402
+from common import binned, passing_bin  # noqa: E402
 
 
 def _script(name: str):
@@ -80,23 +85,51 @@ def test_compare_says_higher_or_lower_only_when_the_cis_are_apart():
     assert aggregate.compare(a, aggregate.Estimate(8, 7, 9.5)) == "overlapping CIs"
 
 
-def test_cartpole_experiment_end_to_end_at_a_tiny_budget(tmp_path, monkeypatch):
+def test_passing_bin_is_where_a_curve_stays_above_for_good():
+    assert passing_bin(np.array([1.0, 3, 1, 3, 4]), 2) == 3
+    assert passing_bin(np.array([3.0, 4]), 2) == 0
+    assert passing_bin(np.array([3.0, 1]), 2) is None
+    assert passing_bin(np.array([3.0, np.nan]), 2) is None  # NaN is not above
+
+
+@pytest.mark.parametrize("task", [cartpole_teacher.TASK, minatar_teacher.TASK])
+def test_control_tasks_name_shipped_teachers_of_their_game(task):
+    game = yaml.safe_load((ROOT / task.config).read_text())["env"]["id"]
+    for teacher in ("good", "harmful", "uniform"):
+        card = json.loads((ROOT / task.teachers[teacher] / "teacher.json").read_text())
+        assert card["games"] == [game]
+
+
+def test_control_experiment_end_to_end_records_each_run_and_resumes(tmp_path, monkeypatch):
     monkeypatch.setattr(aggregate, "REPS", 40)
-    out = tmp_path / "extract.npz"
+    task, record = cartpole_teacher.TASK, tmp_path / "record.npz"
     args = ["--seeds", "2", "--steps", "512", "--workers", "1", "--runs-dir",
-            str(tmp_path / "runs"), "--out", str(out)]
-    assert cartpole_teacher.main(args) == 0
-    meta = cartpole_teacher.Extract(out).meta
-    assert meta["steps"] == 512 and meta["seeds"] == [1, 2] and meta["lam"] in cartpole_teacher.LAMS
-    assert cartpole_teacher.complete(tmp_path / "runs", 512, [1, 2], meta["lam"])
+            str(tmp_path / "runs"), "--out", str(record)]
+    assert cartpole_teacher.main(task, args) == 0
+    kept = control_teacher.Record(record)
+    assert kept.meta["steps"] == 512 and kept.meta["seeds"] == [1, 2]
+    assert kept.meta["lam"] in control_teacher.LAMS and control_teacher.complete(task, kept)
+    runs = {key.rsplit("/", 2)[0] for key in kept.curves}
+    assert len(runs) == 24 + 10 * 2 - 2 * 2 + 6 * 2 + 2 * 2  # main seeds 1-2 are in the sweep
+    # runs/ gone: the record alone says the experiment is done, nothing is trained again
+    shutil.rmtree(tmp_path / "runs")
+    assert cartpole_teacher.main(task, args) == 0
+    assert not (tmp_path / "runs").exists()
     (tmp_path / "figures").mkdir()
-    text, claims = cartpole_teacher.report(out, tmp_path / "figures")
+    text, claims = control_teacher.report(task, tmp_path / "figures", record)
     assert "| rl+kl |" in text and "KL only plateaus near the teacher" in text
+    assert "passes the teacher at" in text
     assert {c[0] for c in claims} >= {"RL + KL helps early", "RL + KL falls behind RL alone later"}
     assert all(c[2] for c in claims)
     assert sorted(p.name for p in (tmp_path / "figures").iterdir()) == [
         "cartpole_harmful_returns.png", "cartpole_teacher_gates.png",
         "cartpole_teacher_returns.png"]
+
+
+def test_control_report_of_an_unfinished_record_says_how_to_continue(tmp_path):
+    text, claims = control_teacher.report(minatar_teacher.TASK, tmp_path, tmp_path / "none.npz")
+    assert "Not finished yet (0 runs recorded)" in text and "minatar_teacher.py" in text
+    assert claims == []
 
 
 def test_report_reads_the_claims_of_a_supervised_report():

@@ -63,6 +63,44 @@ def test_gate_single_with_a_teacher_is_rl_alone():
     assert stats["gate/weight"] == 0.0
 
 
+@pytest.mark.parametrize("env_id", ["CartPole-v1", "Breakout+MsPacman"])
+def test_plain_sum_shortcut_gives_the_gated_paths_weights(env_id, monkeypatch, tmp_path):
+    """RL + KL (multitask) backpropagates the summed losses in one pass on the minibatches
+    where it does not measure its statistics: the weights match the gated path's."""
+    if env_id == "CartPole-v1":
+        teacher, base = teacher_fn(fixed_teacher()), BASE
+    else:
+        breakout = make_vector_env("Breakout", 1, seed=0, threads=1)
+        torch.manual_seed(0)
+        net = ActorCritic(make_torso("nature", breakout.spec.obs_shape),
+                          breakout.spec.num_actions)
+        save_teacher(tmp_path / "t", net, breakout.spec, "nature", {})
+        breakout.close()
+        base = ["env.id=Breakout+MsPacman", "env.num_envs=2", "env.threads=1",
+                "agent.num_steps=8", "total_steps=1000"]
+    overrides = [*base, "gate.name=multitask", "teacher.lam=3", "agent.num_minibatches=4",
+                 "agent.update_epochs=2"]
+    learners = []
+    for always_measure in (False, True):
+        config = load_config(None, overrides)
+        torch.manual_seed(config.seed)
+        env = make_vector_env(config.env.id, config.env.num_envs, seed=config.seed, threads=1)
+        if env_id != "CartPole-v1":
+            teacher = load_native(tmp_path / "t", env.spec, torch.device("cpu"))
+        learner = Learner(config, env.spec, torch.device("cpu"), teacher)
+        if always_measure:
+            monkeypatch.setattr(learner, "_measures", lambda minibatch: True)
+        rollout, _, _ = learner.collect(env, env.reset())
+        stats = learner.learn(rollout)
+        env.close()
+        assert math.isfinite(stats["gate/cosine"]) and stats["gate/weight"] == 1.0
+        learners.append(learner)
+    shortcut, gated = learners
+    for (name, a), b in zip(shortcut.agent.state_dict().items(),
+                            gated.agent.state_dict().values(), strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-6, msg=name)
+
+
 def test_kl_only_moves_the_student_towards_the_teacher():
     teacher = fixed_teacher()
     config = load_config(None, [*BASE, "gate.name=kl_only", "teacher.lam=1",

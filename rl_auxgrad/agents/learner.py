@@ -32,6 +32,7 @@ from rl_auxgrad.gating import (
     Gate,
     GateStats,
     MainJacobian,
+    MultiTask,
     gated_backward,
     make_gate,
     per_example_jacobian,
@@ -175,15 +176,23 @@ class Learner:
         lam = self.lam()
         for _ in range(a.update_epochs):
             order = torch.randperm(batch, generator=self.generator).to(self.device)
-            for index in order.split(size):
+            for i, index in enumerate(order.split(size)):
                 stats.append(self._minibatch({k: take_rows(v, index) for k, v in flat.items()},
-                                             lam))
-        keys = stats[0].keys()
-        means = torch.stack([torch.stack([s[k] for s in stats]).mean() for k in keys]).tolist()
+                                             lam, measure=self._measures(i)))
+        keys = list(dict.fromkeys(key for s in stats for key in s))  # gate stats: measured only
+        means = torch.stack([torch.stack([s[k] for s in stats if k in s]).mean()
+                             for k in keys]).tolist()
         return dict(zip(keys, means, strict=True)) | {"lam": lam,
                                                       "lr": self.optimizer.param_groups[0]["lr"]}
 
-    def _minibatch(self, mb: dict[str, Tensor], lam: float) -> dict[str, Tensor]:
+    @staticmethod
+    def _measures(minibatch: int) -> bool:
+        """Whether a gate that needs no separate gradients (the plain sum) still measures its
+        statistics on this minibatch of an epoch: the first one."""
+        return minibatch == 0
+
+    def _minibatch(self, mb: dict[str, Tensor], lam: float, measure: bool = True
+                   ) -> dict[str, Tensor]:
         a = self.config.agent
         out = self.agent(mb["obs"], mb["games"])
         advantages = mb["advantages"]
@@ -207,16 +216,19 @@ class Learner:
         else:
             kl = teacher_kl(out.distill_logits, mb["teacher"], self.config.teacher.temperature)
             mb["advantages"] = advantages
-            stats |= self._teacher_backward(policy, value, kl, mb, lam)
+            stats |= self._teacher_backward(policy, value, kl, mb, lam, measure)
         nn.utils.clip_grad_norm_(self.agent.parameters(), a.max_grad_norm)
         self.optimizer.step()
         return stats
 
     def _teacher_backward(self, policy: Tensor, value: Tensor, kl: Tensor,
-                          mb: dict[str, Tensor], lam: float) -> dict[str, Tensor]:
+                          mb: dict[str, Tensor], lam: float, measure: bool = True
+                          ) -> dict[str, Tensor]:
         """Backpropagates RL + KL through the gate: one (RL loss, KL) pair per game, each game's
         losses averaged over its samples and weighted 1/games, so that with one game (or
-        balanced games) the pairs add up to the batch means."""
+        balanced games) the pairs add up to the batch means. The plain sum (multitask) needs
+        no separate gradients: unless ``measure``, its update is one backward pass of
+        sum(RL) + lam sum(KL), the same gradient as the gated path without its statistics."""
         stats = {"losses/teacher_kl": kl.mean().detach()}
         if self.gate is None:  # kl_only: pure distillation, the value head still learns
             (value.mean() + lam * kl.mean()).backward()
@@ -226,6 +238,9 @@ class Learner:
         auxes = [kl[m].mean() / games_count for m in masks]
         policies = [policy[m].mean() / games_count for m in masks]
         values = [value[m].mean() / games_count for m in masks]
+        if isinstance(self.gate, MultiTask) and not measure:
+            (sum(policies) + sum(values) + lam * sum(auxes)).backward()
+            return stats
         if self.config.gate.reference == "full":  # the papers' literal L_main
             mains, ungated = [p + v for p, v in zip(policies, values, strict=True)], None
         else:  # compare with the policy part only; the value gradient is added ungated

@@ -30,6 +30,11 @@ def _seeded(seed: int = 0) -> Iterator[None]:
         np.random.set_state(state)
 
 
+def fmt(x: float) -> str:
+    """Three significant digits: reads right on any return scale (CartPole's 500, MinAtar's 5)."""
+    return f"{x:.3g}"
+
+
 @dataclass(frozen=True)
 class Estimate:
     point: float
@@ -37,7 +42,7 @@ class Estimate:
     high: float
 
     def __str__(self) -> str:
-        return f"{self.point:.1f} [{self.low:.1f}, {self.high:.1f}]"
+        return f"{fmt(self.point)} [{fmt(self.low)}, {fmt(self.high)}]"
 
 
 def iqm(scores: np.ndarray, reps: int | None = None) -> Estimate:

@@ -4,7 +4,8 @@ finished, resumed when interrupted: :mod:`rl_auxgrad.runs`) and bin their scalar
 from __future__ import annotations
 
 import os
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import replace
 from multiprocessing import get_context
 from pathlib import Path
@@ -13,24 +14,28 @@ import numpy as np
 
 from rl_auxgrad.runs import RunSpec, finished, run_one, scalars, window_mean
 
-__all__ = ["RunSpec", "binned", "finished", "reached_curves", "run_all", "run_in_checkout",
-           "run_one", "scalars", "teacher_runs", "window_mean"]
+__all__ = ["RunSpec", "binned", "finished", "passing_bin", "reached_curves", "run_all",
+           "run_in_checkout", "run_one", "scalars", "teacher_runs", "window_mean"]
 
 ROOT = Path(__file__).parents[2]
 
 
-def run_all(runs: list[RunSpec], runs_dir: Path, workers: int = 1) -> None:
+def run_all(runs: list[RunSpec], runs_dir: Path, workers: int = 1,
+            on_done: Callable[[RunSpec, Path], None] | None = None) -> None:
     """Trains every run (see :func:`run_one`), ``workers`` at a time in separate processes,
     each with one torch thread unless its overrides say otherwise (runs side by side that
-    each ask for every core thrash). Stops at the first run that fails."""
+    each ask for every core thrash); ``on_done(spec, directory)`` is called in this process as
+    each run finishes. Stops at the first run that fails."""
+    done = on_done or (lambda spec, directory: None)
     if workers <= 1:
         for spec in runs:
-            run_one(spec, runs_dir)
+            done(spec, run_one(spec, runs_dir))
         return
     runs = [replace(spec, overrides=("cpu_threads=1", *spec.overrides)) for spec in runs]
     with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
-        for future in [pool.submit(run_one, spec, runs_dir) for spec in runs]:
-            future.result()
+        futures = {pool.submit(run_one, spec, runs_dir): spec for spec in runs}
+        for future in as_completed(futures):
+            done(futures[future], future.result())
 
 
 def teacher_runs(methods: dict[str, tuple[str, ...]], teacher: str, lam: float, config: str,
@@ -87,3 +92,13 @@ def reached_curves(directories: list[Path], tag: str, steps: int, bins: int
         rows.append(curve)
         found.append(i)
     return (np.array(rows) if rows else np.full((0, bins), np.nan)), found
+
+
+def passing_bin(curve: np.ndarray, level: float) -> int | None:
+    """The first bin from which ``curve`` stays above ``level`` to the end (None if its last
+    bin is not above it): where a student has passed its teacher for good."""
+    not_above = np.nonzero(~(np.asarray(curve) > level))[0]
+    if not not_above.size:
+        return 0
+    first = int(not_above[-1]) + 1
+    return first if first < len(curve) else None

@@ -1,0 +1,524 @@
+"""The control-task experiment: does a gated teacher help early and get out of the way late,
+and does a gate protect the student from a harmful teacher? Run on a cheap task that trains on
+CPU in minutes (CartPole, MinAtar Breakout), declared by a :class:`ControlTask` in the task's
+own script (``cartpole_teacher.py``, ``minatar_teacher.py``).
+
+Four sets of runs, all under ``runs/<task>_teacher/<teacher>/<method>__lam<lam>__seed<seed>``
+(finished runs are skipped, interrupted ones resume):
+
+1. lambda sweep: RL + KL and cosine at lambda in LAMS, seeds 1-3, the good teacher. The lambda
+   at which RL + KL gains most over the first EARLY share of the budget is used for the rest.
+2. main: the ten METHODS, seeds 1..N, the good teacher.
+3. harmful: HARMFUL_METHODS with the harmful teacher.
+4. control: Projection (with and without EMA) with the uniform teacher, which carries no
+   information: what Projection gains with it is the gate's extra step along the main
+   gradient, not the teacher.
+
+Each finished run is reduced at once to binned curves in the task's record,
+``docs/data/<task>_teacher.npz`` (committed): the experiment resumes from the record where
+``runs/`` is gone, and ``scripts/make_report.py`` reads only the record.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+from dataclasses import dataclass
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+from aggregate import Estimate, compare, fmt, iqm, plot_iqm_curves
+from common import RunSpec, binned, passing_bin, run_all
+
+ROOT = Path(__file__).parents[2]
+METHODS: dict[str, tuple[str, ...]] = {
+    "rl_alone": ("gate.name=single",),
+    "rl+kl": ("gate.name=multitask",),
+    "kl_only": ("gate.name=kl_only",),
+    "kickstarting": ("gate.name=multitask", "teacher.lam_schedule=linear"),
+    "cosine": ("gate.name=cosine",),
+    "cosine_unweighted": ("gate.name=cosine_unweighted",),
+    "cosine_ema": ("gate.name=cosine", "gate.ema=0.01"),
+    "projection": ("gate.name=projection",),
+    "projection_ema": ("gate.name=projection", "gate.ema=0.01"),
+    "orthogonal": ("gate.name=orthogonal",),
+}
+GATED = ("cosine", "cosine_unweighted", "cosine_ema", "projection", "projection_ema",
+         "orthogonal")
+HARMFUL_METHODS = ("rl+kl", "kl_only", "cosine", "cosine_ema", "projection", "projection_ema")
+CONTROL_METHODS = ("projection", "projection_ema")
+LAMS = (1.0, 3.0, 10.0, 30.0)
+SWEEP_METHODS = ("rl+kl", "cosine")
+SWEEP_SEEDS = (1, 2, 3)
+EARLY = 0.2
+"""Early = the first 20% of the budget; late = the last 10%."""
+LATE = 0.1
+BINS = 50
+TAGS = ("charts/episodic_return", "losses/teacher_kl", "gate/cosine", "gate/weight")
+RETURN = "charts/episodic_return"
+
+
+@dataclass(frozen=True)
+class ControlTask:
+    """A cheap task with a good-but-imperfect, a harmful and a uniform teacher."""
+
+    name: str
+    """Names the runs (``runs/<name>_teacher``), the record and the figures."""
+    title: str
+    config: str
+    """Relative to the checkout."""
+    teachers: dict[str, str]
+    """``good``, ``harmful`` and ``uniform``: teacher directories relative to the checkout."""
+    steps: int
+    """Agent steps per run: enough for RL alone to pass the good teacher well before the end."""
+    settings: str
+    """The learner's settings, for the report."""
+    good_note: str
+    """How the good teacher was made and what PPO alone reaches, for the report."""
+    harmful_note: str
+    """What the harmful teacher does, for the report."""
+
+    @property
+    def runs(self) -> Path:
+        return ROOT / "runs" / f"{self.name}_teacher"
+
+    @property
+    def record(self) -> Path:
+        return ROOT / "docs" / "data" / f"{self.name}_teacher.npz"
+
+    def command(self, seeds: int, steps: int) -> str:
+        return (f"python scripts/experiments/{self.name}_teacher.py --seeds {seeds} "
+                f"--steps {steps}")
+
+
+def run_name(method: str, lam: float, seed: int) -> str:
+    return f"{method}__seed{seed}" if method == "rl_alone" else f"{method}__lam{lam:g}__seed{seed}"
+
+
+def spec(task: ControlTask, teacher: str, method: str, lam: float, seed: int, steps: int
+         ) -> RunSpec:
+    teacher_path = "none" if method == "rl_alone" else str(ROOT / task.teachers[teacher])
+    decay = (f"teacher.lam_decay_steps={steps // 2}",) if method == "kickstarting" else ()
+    return RunSpec(f"{teacher}/{run_name(method, lam, seed)}",
+                   (f"teacher.path={teacher_path}", *METHODS[method], *decay,
+                    f"teacher.lam={lam:g}", f"seed={seed}", f"total_steps={steps}"),
+                   str(ROOT / task.config))
+
+
+def sweep_runs(task: ControlTask, steps: int) -> list[RunSpec]:
+    return [spec(task, "good", m, lam, seed, steps) for lam in LAMS for m in SWEEP_METHODS
+            for seed in SWEEP_SEEDS]
+
+
+def planned_runs(task: ControlTask, steps: int, seeds: list[int], lam: float) -> list[RunSpec]:
+    """The main, harmful and control runs at the sweep's lambda."""
+    runs = [spec(task, "good", m, lam, seed, steps) for m in METHODS for seed in seeds]
+    runs += [spec(task, "harmful", m, lam, seed, steps) for m in HARMFUL_METHODS
+             for seed in seeds]
+    return runs + [spec(task, "uniform", m, lam, seed, steps) for m in CONTROL_METHODS
+                   for seed in seeds]
+
+
+class Record:
+    """Binned curves of every finished run of an experiment, ``<run>/<tag>`` -> (BINS,), and
+    its settings (``meta``), in one compressed .npz written atomically after each run."""
+
+    def __init__(self, path: Path, meta: dict | None = None) -> None:
+        self.path = path
+        self.curves: dict[str, np.ndarray] = {}
+        self.meta: dict = {}
+        if path.exists():
+            with np.load(path) as data:
+                self.meta = json.loads(str(data["meta"]))
+                self.curves = {k: data[k] for k in data.files if k != "meta"}
+        self.meta.update(meta or {})
+
+    def __contains__(self, run: str) -> bool:
+        return f"{run}/{RETURN}" in self.curves
+
+    def add(self, run: str, directory: Path) -> None:
+        for tag in TAGS:
+            self.curves[f"{run}/{tag}"] = binned(directory, tag, self.meta["steps"], BINS)
+
+    def save(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        partial = self.path.with_name(self.path.name + ".partial.npz")
+        np.savez_compressed(partial, meta=np.array(json.dumps(self.meta)), **self.curves)
+        os.replace(partial, self.path)
+
+    def runs(self, teacher: str, method: str, lam: float, seeds: list[int] | tuple[int, ...],
+             tag: str = RETURN) -> np.ndarray:
+        """(seeds, BINS) curves of one group of runs."""
+        return np.stack([self.curves[f"{teacher}/{run_name(method, lam, seed)}/{tag}"]
+                         for seed in seeds])
+
+
+def run_recorded(specs: list[RunSpec], record: Record, runs_dir: Path, workers: int) -> None:
+    """Trains the runs the record lacks and adds each to it as it finishes."""
+
+    def keep(spec: RunSpec, directory: Path) -> None:
+        record.add(spec.name, directory)
+        record.save()
+        print(f"recorded {spec.name}", flush=True)
+
+    run_all([s for s in specs if s.name not in record], runs_dir, workers, keep)
+
+
+def choose_lam(record: Record) -> float:
+    """The sweep's lambda at which RL + KL's mean early return is highest (ties: smaller)."""
+    early = int(BINS * EARLY)
+    means = {lam: np.nanmean(record.runs("good", "rl+kl", lam, SWEEP_SEEDS)[:, :early])
+             for lam in LAMS}
+    return max(LAMS, key=lambda lam: (means[lam], -lam))
+
+
+def complete(task: ControlTask, record: Record) -> bool:
+    """Whether every run of the experiment is in the record."""
+    m = record.meta
+    return "lam" in m and all(
+        r.name in record for r in sweep_runs(task, m["steps"])
+        + planned_runs(task, m["steps"], m["seeds"], m["lam"]))
+
+
+def run_experiment(task: ControlTask, seeds: int, steps: int, workers: int, runs_dir: Path,
+                   record_path: Path) -> Record:
+    """The sweep, then the main, harmful and control runs; each recorded as it finishes."""
+    meta = {"steps": steps, "seeds": list(range(1, seeds + 1)), "bins": BINS,
+            "command": task.command(seeds, steps),
+            "hardware": f"{platform.machine()} CPU, {os.cpu_count()} cores, torch "
+                        f"{torch.__version__}, one torch thread per run"}
+    record = Record(record_path)
+    if record.meta and (record.meta["steps"], record.meta["bins"]) != (steps, BINS):
+        raise SystemExit(f"error: {record_path} holds runs of {record.meta['steps']} steps: "
+                         f"use --steps {record.meta['steps']} or another --out")
+    record.meta.update(meta)
+    run_recorded(sweep_runs(task, steps), record, runs_dir, workers)
+    record.meta["lam"] = choose_lam(record)
+    print(f"lambda from the sweep: {record.meta['lam']:g}", flush=True)
+    run_recorded(planned_runs(task, steps, meta["seeds"], record.meta["lam"]), record,
+                 runs_dir, workers)
+    record.save()
+    return record
+
+
+def main(task: ControlTask, argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=f"The {task.title} teacher experiment "
+                                                 "(scripts/experiments/control_teacher.py).")
+    parser.add_argument("--seeds", type=int, default=10, help="seeds 1..N per method")
+    parser.add_argument("--steps", type=int, default=task.steps, help="agent steps per run")
+    parser.add_argument("--workers", type=int, default=2, help="runs side by side")
+    parser.add_argument("--runs-dir", type=Path, default=task.runs)
+    parser.add_argument("--out", type=Path, default=task.record, help="the record")
+    args = parser.parse_args(argv)
+    run_experiment(task, args.seeds, args.steps, args.workers, args.runs_dir, args.out)
+    print(f"wrote {args.out}; python scripts/make_report.py turns it into docs/RESULTS.md")
+    return 0
+
+
+# ---- the report --------------------------------------------------------------------------
+
+
+class Results:
+    """A complete record, read as groups of runs at the chosen lambda, with summaries."""
+
+    def __init__(self, task: ControlTask, record: Record) -> None:
+        self.task, self.record, self.meta = task, record, record.meta
+        bins, steps = self.meta["bins"], self.meta["steps"]
+        self.x = (np.arange(bins) + 0.5) * steps / bins
+        self.early_bins = int(bins * EARLY)
+        self.late_bins = int(bins * LATE)
+
+    def curves(self, teacher: str, method: str, tag: str = RETURN) -> np.ndarray:
+        """(seeds, bins) at the chosen lambda; RL alone's runs have no teacher."""
+        return self.record.runs("good" if method == "rl_alone" else teacher, method,
+                                self.meta["lam"], self.meta["seeds"], tag)
+
+    def early(self, curves: np.ndarray) -> np.ndarray:
+        return np.nanmean(curves[:, : self.early_bins], axis=1)
+
+    def late(self, curves: np.ndarray) -> np.ndarray:
+        return np.nanmean(curves[:, -self.late_bins:], axis=1)
+
+    def summary(self, teacher: str, method: str) -> dict[str, Estimate]:
+        """IQM [95% CI] of the early, late and whole-run (AUC) mean return."""
+        runs = self.curves(teacher, method)
+        return {"early": iqm(self.early(runs)), "late": iqm(self.late(runs)),
+                "auc": iqm(np.nanmean(runs, axis=1))}
+
+    def mean(self, teacher: str, method: str, tag: str, part: str) -> float:
+        runs = self.curves(teacher, method, tag)
+        return float(np.nanmean(self.early(runs) if part == "early" else self.late(runs)))
+
+    def trend(self, teacher: str, method: str, tag: str) -> str:
+        if np.isnan(self.curves(teacher, method, tag)).all():
+            return "–"
+        return (f"{fmt(self.mean(teacher, method, tag, 'early'))} → "
+                f"{fmt(self.mean(teacher, method, tag, 'late'))}")
+
+    def teacher_score(self, teacher: str) -> tuple[float, float]:
+        card = json.loads((ROOT / self.task.teachers[teacher] / "teacher.json").read_text())
+        return card["score"]["mean"], card["score"]["std"]
+
+
+def _table(r: Results, teacher: str, methods: list[str]) -> tuple[str, dict]:
+    rows = ["| method | early return | late return | AUC (mean return) | gate weight, "
+            "early → late | gate cosine, early → late | teacher KL, early → late |",
+            "|---|---:|---:|---:|---:|---:|---:|"]
+    summaries = {}
+    for m in methods:
+        summaries[m] = s = r.summary(teacher, m)
+        rows.append(f"| {m} | {s['early']} | {s['late']} | {s['auc']} | "
+                    + " | ".join(r.trend(teacher, m, tag) for tag in
+                                 ("gate/weight", "gate/cosine", "losses/teacher_kl")) + " |")
+    return "\n".join(rows), summaries
+
+
+def _influence_table(r: Results, teacher_score: float) -> str:
+    """Per method with a teacher: the bin from which its mean score stays above the
+    teacher's, and its gate weight, cosine and teacher KL before -> after that bin."""
+    rows = ["| method | passes the teacher at | gate weight, before → after | gate cosine, "
+            "before → after | teacher KL, before → after |", "|---|---:|---:|---:|---:|"]
+    for m in ("rl+kl", "kickstarting", *GATED):
+        at = passing_bin(np.nanmean(r.curves("good", m), axis=0), teacher_score)
+        if at is None or at == 0:
+            rows.append(f"| {m} | {'never' if at is None else 'from the start'} | | | |")
+            continue
+        cells = []
+        for tag in ("gate/weight", "gate/cosine", "losses/teacher_kl"):
+            mean = np.nanmean(r.curves("good", m, tag), axis=0)
+            cells.append("–" if np.isnan(mean).all() else
+                         f"{fmt(np.nanmean(mean[:at]))} → {fmt(np.nanmean(mean[at:]))}")
+        rows.append(f"| {m} | {r.x[at] / 1e3:.0f}k | " + " | ".join(cells) + " |")
+    return "\n".join(rows)
+
+
+def _figure(r: Results, path: Path, panels: list[tuple[str, str, list[str], str]],
+            teacher_line: tuple[float, str] | None = None) -> None:
+    fig, axes = plt.subplots(1, len(panels), figsize=(6 * len(panels), 4), squeeze=False)
+    for ax, (title, teacher, methods, tag) in zip(axes[0], panels, strict=True):
+        plot_iqm_curves(ax, r.x / 1e3, {m: r.curves(teacher, m, tag) for m in methods})
+        if teacher_line and tag == RETURN:
+            ax.axhline(teacher_line[0], color="k", ls=":", label=teacher_line[1])
+        ax.set(title=title, xlabel="agent steps (thousands)", ylabel=tag)
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def _verdict(ok: bool | None) -> str:
+    return {True: "agrees", False: "differs", None: "not resolved (CIs overlap)"}[ok]
+
+
+def _side(a: Estimate, b: Estimate, want: str) -> bool | None:
+    got = compare(a, b)
+    return None if got == "overlapping CIs" else got == want
+
+
+def _at_least(a: Estimate, b: Estimate) -> str:
+    return compare(a, b).replace("overlapping CIs", "same (CIs overlap)")
+
+
+def report(task: ControlTask, figures: Path, record_path: Path | None = None
+           ) -> tuple[str, list[tuple[str, str, str]]]:
+    """The task's section of docs/RESULTS.md and its claims (claim, measured, verdict)."""
+    record = Record(record_path or task.record)
+    if not complete(task, record):
+        done = len({k.rsplit("/", 2)[0] for k in record.curves})
+        return (f"## {task.title}: an imperfect teacher, gated\n\nNot finished yet ({done} runs "
+                f"recorded): `{task.command(10, task.steps)}` continues it.\n", [])
+    r = Results(task, record)
+    m, lam, steps, name = r.meta, r.meta["lam"], r.meta["steps"], task.name
+    good_mean, good_std = r.teacher_score("good")
+    harmful_mean, _ = r.teacher_score("harmful")
+    baselines = ["rl_alone", "rl+kl", "kl_only", "kickstarting"]
+    gates = ["rl_alone", "rl+kl", *GATED]
+    at = passing_bin(np.nanmean(r.curves("good", "rl_alone"), axis=0), good_mean)
+    passes = ("RL alone's mean return stays above the teacher's from the bin centred at "
+              f"{r.x[at] / 1e3:.0f}k steps" if at is not None else
+              "RL alone's mean return does not stay above the teacher's")
+    _figure(r, figures / f"{name}_teacher_returns.png",
+            [("baselines", "good", baselines, RETURN), ("gates", "good", gates, RETURN)],
+            (good_mean, f"teacher {fmt(good_mean)}"))
+    _figure(r, figures / f"{name}_teacher_gates.png",
+            [("gate weight, good teacher", "good", list(GATED), "gate/weight"),
+             ("gate cosine, good teacher", "good", list(GATED), "gate/cosine"),
+             ("gate weight, harmful teacher", "harmful", list(HARMFUL_METHODS[2:]),
+              "gate/weight")])
+    _figure(r, figures / f"{name}_harmful_returns.png",
+            [("harmful teacher", "harmful", ["rl_alone", *HARMFUL_METHODS], RETURN),
+             ("uniform (uninformative) teacher", "uniform", ["rl_alone", *CONTROL_METHODS],
+              RETURN)],
+            (harmful_mean, f"harmful teacher {fmt(harmful_mean)}"))
+
+    sweep_rows = ["| method | " + " | ".join(f"λ = {x:g}" for x in LAMS) + " |",
+                  "|---|" + "---:|" * len(LAMS)]
+    for method in SWEEP_METHODS:
+        cells = []
+        for x in LAMS:
+            runs = record.runs("good", method, x, SWEEP_SEEDS)
+            cells.append(f"{fmt(r.early(runs).mean())} / {fmt(r.late(runs).mean())}")
+        sweep_rows.append(f"| {method} | " + " | ".join(cells) + " |")
+    main_table, s = _table(r, "good", list(METHODS))
+    harmful_table, h = _table(r, "harmful", ["rl_alone", *HARMFUL_METHODS])
+    control_table, c = _table(r, "uniform", ["rl_alone", *CONTROL_METHODS])
+    base_auc = s["rl_alone"]["auc"].point
+    shares = []
+    for method in CONTROL_METHODS:
+        gain = s[method]["auc"].point - base_auc
+        step_only = c[method]["auc"].point - base_auc
+        shares.append(f"{method}: AUC gain over RL alone {gain:+.3g} with the teacher, "
+                      f"{step_only:+.3g} with the uniform teacher"
+                      + (f" → the teacher's share {1 - step_only / gain:.0%}" if gain > 0 else
+                         " (no gain to attribute)"))
+
+    kl_only_late = s["kl_only"]["late"]
+    claims = [
+        ("KL only plateaus near the teacher",
+         f"KL only late {kl_only_late} vs teacher {fmt(good_mean)} ± {fmt(good_std)}",
+         _verdict(abs(kl_only_late.point - good_mean) <= good_std)),
+        ("RL + KL helps early",
+         f"early: RL + KL {s['rl+kl']['early']} vs RL alone {s['rl_alone']['early']}",
+         _verdict(_side(s["rl+kl"]["early"], s["rl_alone"]["early"], "higher"))),
+        ("RL + KL falls behind RL alone later",
+         f"late: RL + KL {s['rl+kl']['late']} vs RL alone {s['rl_alone']['late']}",
+         _verdict(_side(s["rl+kl"]["late"], s["rl_alone"]["late"], "lower"))),
+    ]
+    early_cmp = {g: _at_least(s[g]["early"], s["rl+kl"]["early"]) for g in GATED}
+    late_cmp = {g: _at_least(s[g]["late"], s["rl_alone"]["late"]) for g in GATED}
+    for text, part, versus, cmp in (
+            ("Gated methods are at least as fast as RL + KL early", "early", "rl+kl", early_cmp),
+            ("Gated methods are at least as good as RL alone late", "late", "rl_alone",
+             late_cmp)):
+        lower = [g for g, v in cmp.items() if v == "lower"]
+        claims.append((text, "; ".join(f"{g} {fmt(s[g][part].point)} ({cmp[g]})" for g in GATED)
+                       + f"; {versus} {fmt(s[versus][part].point)}",
+                       "differs for " + ", ".join(lower) if lower else "agrees"))
+    harmful_gates = [g for g in HARMFUL_METHODS if g not in ("rl+kl", "kl_only")]
+    dragged = _side(h["rl+kl"]["auc"], s["rl_alone"]["auc"], "lower")
+    near = {g: _at_least(h[g]["auc"], s["rl_alone"]["auc"]) for g in harmful_gates}
+    below = [g for g, v in near.items() if v == "lower"]
+    kept = [g for g in harmful_gates if g not in below]
+    if dragged is not True or not kept:
+        harmful_verdict = "differs" if dragged is True else _verdict(dragged)
+    else:
+        harmful_verdict = "agrees" if not below else (
+            f"partly: {', '.join(kept)} stay near RL alone, {', '.join(below)} fall below it")
+    claims.append(("Harmful teacher: RL + KL is dragged down, the gates stay near RL alone",
+                   f"AUC: RL alone {fmt(base_auc)}, RL + KL {fmt(h['rl+kl']['auc'].point)}; "
+                   + "; ".join(f"{g} {fmt(h[g]['auc'].point)} ({near[g]})"
+                               for g in harmful_gates), harmful_verdict))
+    claim_rows = "\n".join(f"| {a} | {b} | {v} |" for a, b, v in claims)
+    why = _why(r, s, h, c, early_cmp, late_cmp, near)
+    text = f"""## {task.title}: an imperfect teacher, gated
+
+Made by `{m["command"]}` ({m["hardware"]}). {task.settings}, `gate.reference=policy`;
+{steps:,} agent steps per run, seeds 1-{len(m["seeds"])} for every method
+({len(m["seeds"])} runs each), λ = {lam:g} (chosen by the sweep below). Teacher
+`{task.teachers["good"]}`: {fmt(good_mean)} ± {fmt(good_std)} ({task.good_note}); {passes}.
+Kickstarting: λ decays linearly to 0 over the first half. EMA: α = 0.01. Early = mean
+episodic return over the first {EARLY:.0%} of the steps, late = over the last {LATE:.0%},
+AUC = over the whole run; each cell is the IQM over runs with its 95% stratified-bootstrap CI
+(rliable). Gate weight, cosine and teacher KL: mean over runs of the early and late means
+(–: not logged).
+
+### λ sweep
+
+RL + KL and cosine at each λ, seeds {", ".join(map(str, SWEEP_SEEDS))}: mean over seeds of the
+early / late return. λ = {lam:g} is where RL + KL's early return is highest, i.e. where the
+teacher matters most.
+
+{chr(10).join(sweep_rows)}
+
+### Good-but-imperfect teacher
+
+![{task.title} returns](figures/{name}_teacher_returns.png)
+
+{main_table}
+
+![gate diagnostics](figures/{name}_teacher_gates.png)
+
+**The teacher's influence as the student passes it.** For each method with a teacher, the bin
+from which its mean return stays above the teacher's {fmt(good_mean)}, and the mean gate
+weight (share of λ·g_KL applied), gate cosine and teacher KL before → after that bin:
+
+{_influence_table(r, good_mean)}
+
+### Harmful teacher and the uninformative control
+
+`{task.teachers["harmful"]}` ({fmt(harmful_mean)} points: {task.harmful_note}) and
+`{task.teachers["uniform"]}` (the uniform policy: KL to it carries no information about the
+task).
+
+![harmful and control](figures/{name}_harmful_returns.png)
+
+{harmful_table}
+
+**Control for Projection's extra step.** When ⟨g_aux, ref⟩ < 0, Projection adds λ·|c|·ref, a
+step along the (EMA of the) main gradient. With the uniform teacher that step is all a gate
+can add:
+
+{control_table}
+
+{chr(10).join("- " + x for x in shares)}.
+
+### Claims
+
+| claim | measured | verdict |
+|---|---|---|
+{claim_rows}
+
+### Why some claims differ
+
+{chr(10).join("- " + w for w in why) or "All claims above agree."}
+"""
+    return text, claims
+
+
+def _why(r: Results, s: dict, h: dict, c: dict, early_cmp: dict, late_cmp: dict,
+         near: dict) -> list[str]:
+    """Explanations, from the gates' statistics, of the gated methods that differ."""
+    why = []
+    for g in (g for g in GATED if early_cmp[g] == "lower"):
+        weight = r.mean("good", g, "gate/weight", "early")
+        cosine = r.mean("good", g, "gate/cosine", "early")
+        against = ("the EMA of the main gradient" if g.endswith("_ema") else
+                   "each minibatch's main gradient")
+        why.append(f"{g} is slower than RL + KL early: it passes on average {fmt(weight)} of "
+                   f"λ·g_KL's norm over the first {EARLY:.0%} (RL + KL: 1), its cosine with "
+                   f"{against} being {cosine:+.2f} on average there: "
+                   + ("the teacher's gradient mostly disagrees with PPO's even while the "
+                      "teacher is ahead." if cosine < 0 else
+                      "the two agree on average, but the gate still drops the part of g_KL "
+                      "that conflicts on each step."))
+    for g in (g for g in GATED if late_cmp[g] == "lower"):
+        cosine = r.mean("good", g, "gate/cosine", "late")
+        text = (f"{g} ends below RL alone ({fmt(s[g]['late'].point)} vs "
+                f"{fmt(s['rl_alone']['late'].point)}): its late cosine is {cosine:+.2f} and it "
+                f"still applies {fmt(r.mean('good', g, 'gate/weight', 'late'))} of λ·g_KL's "
+                "norm, which keeps pulling the policy towards the teacher it has passed")
+        if g in c:
+            text += (f"; with the uniform teacher (no information) the same gate's AUC is "
+                     f"{fmt(c[g]['auc'].point)} against RL alone's "
+                     f"{fmt(s['rl_alone']['auc'].point)}")
+        why.append(text + ".")
+    for g in (g for g, v in near.items() if v == "lower"):
+        weight = r.mean("harmful", g, "gate/weight", "early")
+        head = (f"With the harmful teacher {g} falls below RL alone (AUC "
+                f"{fmt(h[g]['auc'].point)} vs {fmt(s['rl_alone']['auc'].point)}): ")
+        if g.startswith("cosine"):
+            why.append(head + f"it still passes {fmt(weight)} of λ·g_KL early, its cosine "
+                       f"being {r.mean('harmful', g, 'gate/cosine', 'early'):+.2f} on average: "
+                       "on many noisy minibatches the harmful teacher's gradient happens to "
+                       "agree with PPO's.")
+        else:
+            why.append(head + f"it keeps the part of g_KL orthogonal to the main gradient "
+                       f"({fmt(weight)} of λ·g_KL's norm early), and that part still pulls the "
+                       "policy towards the harmful teacher in directions PPO's loss is locally "
+                       "indifferent to: a per-step conflict test cannot see harm that builds "
+                       "up there.")
+    return why
