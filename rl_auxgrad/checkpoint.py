@@ -25,14 +25,24 @@ _STATE_KEY = "rl_auxgrad.state"
 
 def save_state(path: str | Path, state: Any) -> None:
     """Writes ``state`` to ``path`` atomically (temporary file, fsync, rename)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     tensors: dict[str, torch.Tensor] = {}
     skeleton = _flatten(state, tensors)
+    save_tensors(path, tensors, {_STATE_KEY: json.dumps(skeleton)})
+
+
+def save_tensors(path: str | Path, tensors: dict[str, torch.Tensor],
+                 metadata: dict[str, str] | None = None) -> None:
+    """Writes a safetensors file atomically (temporary file, fsync, rename), readable like any
+    new file (0666 less the umask; a temporary file alone would be 0600)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(fd)
+    umask = os.umask(0)
+    os.umask(umask)
     try:
-        save_file(tensors, tmp, metadata={_STATE_KEY: json.dumps(skeleton)})
+        save_file(tensors, tmp, metadata=metadata)
+        os.chmod(tmp, 0o666 & ~umask)
         with open(tmp, "rb") as f:
             os.fsync(f.fileno())
         os.replace(tmp, path)

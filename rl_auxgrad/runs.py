@@ -56,7 +56,7 @@ def run_one(spec: RunSpec, runs_dir: Path) -> Path:
     remaining = _remaining(directory, spec.stop_at)  # reads the checkpoint once
     if remaining == 0:
         return directory
-    if remaining is not None:
+    if (directory / train_module.CONFIG).is_file():  # started: continue (from 0 if no checkpoint)
         argv = ["--resume", str(directory)]
     else:
         argv = ([f"--config={spec.config}"] if spec.config else []) + [

@@ -52,9 +52,8 @@ class Run:
 
 def prepare(config: TrainConfig, directory: Path, resume: bool) -> Run:
     """Builds env, teacher and learner and checks the run directory; raises ValueError on bad
-    input without writing anything."""
-    if resume and not (directory / CHECKPOINT).is_file():
-        raise ConfigError(f"cannot resume {directory}: it has no {CHECKPOINT}")
+    input without writing anything. Resuming a run that stopped before its first checkpoint
+    starts it again from step 0."""
     if not resume and directory.exists():
         raise ConfigError(f"run directory {directory} already exists: pass --resume {directory} "
                           "to continue it, or choose another name=")
@@ -80,7 +79,8 @@ def prepare(config: TrainConfig, directory: Path, resume: bool) -> Run:
     threads = config.cpu_threads or (1 if learner.torso_name == "mlp" else 0)
     if threads and not config.deterministic:
         torch.set_num_threads(threads)
-    state = load_state(directory / CHECKPOINT, device="cpu") if resume else None
+    has_checkpoint = resume and (directory / CHECKPOINT).is_file()
+    state = load_state(directory / CHECKPOINT, device="cpu") if has_checkpoint else None
     return Run(config, directory, env, learner, teacher, state)
 
 
@@ -91,6 +91,8 @@ def train(run: Run, stop_after: int | None = None, show_progress: bool = True) -
     run.directory.mkdir(parents=True, exist_ok=True)
     obs = env.reset(config.seed)
     if run.resume_state is None:
+        for stale in run.directory.glob("events.out.tfevents.*"):  # of a start with no checkpoint
+            stale.unlink()
         (run.directory / CONFIG).write_text(to_yaml(config))
         if run.teacher is not None:
             (run.directory / TEACHER_RECORD).write_text(json.dumps(
@@ -174,6 +176,9 @@ def main(argv: list[str] | None = None) -> int:
                 raise ConfigError(f"cannot resume {directory}: it has no {CONFIG} (is it a run "
                                   "directory under runs/?)")
             config = load_config(directory / CONFIG, args.overrides)
+            if not (directory / CHECKPOINT).is_file():
+                print(f"{directory} stopped before its first checkpoint: starting it again from "
+                      "step 0", file=sys.stderr)
         else:
             config = load_config(args.config, args.overrides)
             teacher = shipped_teacher(config.env.id)

@@ -44,6 +44,15 @@ def test_a_failed_write_leaves_the_previous_checkpoint(tmp_path, monkeypatch):
     assert os.listdir(tmp_path) == ["ckpt.safetensors"]  # no temporary file left
 
 
+def test_a_checkpoint_gets_the_mode_of_any_new_file(tmp_path):
+    umask = os.umask(0o027)
+    try:
+        save_state(tmp_path / "ckpt.safetensors", {"step": 1})
+    finally:
+        os.umask(umask)
+    assert (tmp_path / "ckpt.safetensors").stat().st_mode & 0o777 == 0o640
+
+
 def test_foreign_files_are_refused_with_a_message(tmp_path):
     plain = tmp_path / "weights.safetensors"
     save_file({"w": torch.ones(1)}, plain)

@@ -53,6 +53,20 @@ def test_run_one_trains_skips_when_finished_and_resumes_when_interrupted(tmp_pat
     assert checkpoint.stat().st_mtime_ns == stamp
 
 
+def test_a_run_stopped_before_its_first_checkpoint_starts_again_from_zero(tmp_path, capsys):
+    spec = RunSpec("r", ("teacher.path=none", "total_steps=512"), CONFIG)
+    directory = run_one(spec, tmp_path)
+    (directory / train_module.CHECKPOINT).unlink()  # as if killed before the first checkpoint
+    assert not finished(directory)
+    assert train_module.main(["--resume", str(directory), "--no-progress"]) == 0
+    assert "starting it again from step 0" in capsys.readouterr().err
+    assert finished(directory) and len(list(directory.glob("events.out.tfevents.*"))) == 1
+    (directory / train_module.CHECKPOINT).unlink()
+    assert finished(run_one(spec, tmp_path))
+    steps, _ = scalars(directory, "charts/SPS")
+    assert sorted(steps) == sorted(set(steps))  # one attempt's events, no stale duplicates
+
+
 def test_binned_means_per_span_and_carries_empty_spans(tmp_path):
     writer = SummaryWriter(str(tmp_path))
     for step, value in [(0, 1.0), (10, 3.0), (45, 5.0), (99, 7.0)]:

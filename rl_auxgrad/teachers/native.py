@@ -13,9 +13,10 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
 
 from rl_auxgrad.agents.networks import ActorCritic, make_torso
+from rl_auxgrad.checkpoint import save_tensors
 from rl_auxgrad.envs import EnvSpec
 
 from .base import Teacher, TeacherError, TeacherInfo, check_observation
@@ -29,7 +30,7 @@ def save_teacher(directory: str | Path, agent: ActorCritic, spec: EnvSpec, torso
     """Writes ``agent`` as a native teacher with its card (extra ``card`` fields kept)."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    save_file({k: v.contiguous() for k, v in agent.state_dict().items()}, directory / WEIGHTS)
+    save_tensors(directory / WEIGHTS, {k: v.contiguous() for k, v in agent.state_dict().items()})
     full = {"games": list(spec.games), "obs_shape": list(spec.obs_shape), "torso": torso,
             "num_actions": spec.num_actions,
             "action_meanings": [list(m) for m in spec.action_meanings],
