@@ -14,17 +14,27 @@ runs are skipped). ``scripts/make_report.py`` reads their events as they stand.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
-from common import RunSpec, reached_curves, run_in_checkout, scalars, teacher_runs
+from common import (
+    INFLUENCE_HEADER,
+    RunSpec,
+    passing_bin,
+    reached_curves,
+    run_in_checkout,
+    scalars,
+    teacher_runs,
+)
 
 ROOT = Path(__file__).parents[2]
 CONFIG = str(ROOT / "configs" / "breakout.yaml")
 RUNS = ROOT / "agents" / "experiments" / "breakout_teacher"
 TEACHER = "teachers/breakout_ppo_350k"
+TEACHER_SCORE = json.loads((ROOT / TEACHER / "teacher.json").read_text())["score"]["mean"]
 LAM = 1.0
 METHODS: dict[str, tuple[str, ...]] = {
     "rl_alone": ("gate.name=single", "teacher.path=none"),
@@ -61,7 +71,7 @@ def report(figures: Path, seeds: tuple[int, ...] = (1, 2), steps: int = 500_000
     tags = {"charts/episodic_return": "score", "losses/teacher_kl": "KL(teacher || student)",
             "gate/cosine": "gate cosine", "gate/weight": "gate weight"}
     fig, axes = plt.subplots(2, 2, figsize=(11, 7))
-    rows, summary, complete = [], {}, set()
+    rows, summary, complete, influence = [], {}, set(), []
     for method in METHODS:
         score, found = curves(method, list(seeds), "charts/episodic_return", steps, bins)
         if not found:
@@ -90,13 +100,17 @@ def report(figures: Path, seeds: tuple[int, ...] = (1, 2), steps: int = 500_000
             late_text = f"{np.nanmean(late_part):.2f}" if at_budget.any() else "–"
             return f"{np.nanmean(v[:, :4]):.2f} → {late_text}"
 
+        if method != "rl_alone":
+            influence.append(_influence_row(method, found, score, steps, bins, x))
         runs = ", ".join(f"{s} ({r:,})" for s, r in zip(found, reached, strict=True))
         late_text = "–" if np.isnan(late) else f"{late:.1f}"
         rows.append(f"| {method} | {runs} | {early:.1f} | {late_text} | {trend(weight)} | "
                     f"{trend(cosine)} |")
     for ax, label in zip(axes.flat, tags.values(), strict=True):
         ax.set(xlabel="agent steps (thousands)", ylabel=label)
-        ax.legend(fontsize=7)
+        if ax.lines:
+            ax.legend(fontsize=7)
+    axes.flat[0].axhline(TEACHER_SCORE, color="k", ls=":", label=f"teacher {TEACHER_SCORE:g}")
     fig.suptitle(f"Breakout with teacher {TEACHER} (mean over the seeds run so far)")
     fig.tight_layout()
     fig.savefig(figures / "breakout_teacher.png", dpi=110)
@@ -128,8 +142,32 @@ last 50k of {steps:,} (the seeds that reached it; –: none yet); gate weight an
 | method | seeds (steps reached) | early score | late score | gate weight | gate cosine |
 |---|---|---:|---:|---:|---:|
 {chr(10).join(rows)}
+
+**The teacher's influence as the student passes it.** Per method with a teacher: the 25k-step
+bin from which its mean score (over the seeds run so far, up to the step all have reached)
+stays above the teacher's {TEACHER_SCORE:g}, and the mean gate weight (share of λ·g_KL applied),
+gate cosine and teacher KL before → after that bin.
+
+{INFLUENCE_HEADER}
+{chr(10).join(influence) or "| (no run with a teacher yet) | | | | |"}
 """
     return text, claims
+
+
+def _influence_row(method: str, seeds: list[int], score: np.ndarray, steps: int, bins: int,
+                   x: np.ndarray) -> str:
+    """One row of the influence table, on the bins every seed has reached."""
+    reached = ~np.isnan(score).any(axis=0)
+    end = int(np.argmin(reached)) if not reached.all() else bins
+    at = passing_bin(score[:, :end].mean(axis=0), TEACHER_SCORE) if end else None
+    if at is None or at == 0:
+        return f"| {method} | {'not yet' if at is None else 'from the start'} | | | |"
+    cells = []
+    for tag in ("gate/weight", "gate/cosine", "losses/teacher_kl"):
+        mean = np.nanmean(curves(method, seeds, tag, steps, bins)[0][:, :end], axis=0)
+        cells.append("–" if np.isnan(mean).all() else
+                     f"{np.nanmean(mean[:at]):.3g} → {np.nanmean(mean[at:]):.3g}")
+    return f"| {method} | {x[at]:.0f}k | " + " | ".join(cells) + " |"
 
 
 def _measured(summary: dict[str, tuple[float, float]], method: str) -> str:

@@ -14,8 +14,8 @@ import numpy as np
 
 from rl_auxgrad.runs import RunSpec, finished, run_one, scalars, window_mean
 
-__all__ = ["RunSpec", "binned", "finished", "passing_bin", "reached_curves", "run_all",
-           "run_in_checkout", "run_one", "scalars", "teacher_runs", "window_mean"]
+__all__ = ["INFLUENCE_HEADER", "RunSpec", "binned", "finished", "passing_bin", "reached_curves",
+           "run_all", "run_in_checkout", "run_one", "scalars", "teacher_runs", "window_mean"]
 
 ROOT = Path(__file__).parents[2]
 
@@ -92,6 +92,12 @@ def reached_curves(directories: list[Path], tag: str, steps: int, bins: int
         rows.append(curve)
         found.append(i)
     return (np.array(rows) if rows else np.full((0, bins), np.nan)), found
+
+
+INFLUENCE_HEADER = ("| method | passes the teacher at | gate weight, before → after | "
+                    "gate cosine, before → after | teacher KL, before → after |\n"
+                    "|---|---:|---:|---:|---:|")
+"""The table of a teacher's influence as the student passes it (rows: :func:`passing_bin`)."""
 
 
 def passing_bin(curve: np.ndarray, level: float) -> int | None:

@@ -32,7 +32,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 from aggregate import Estimate, compare, fmt, iqm, plot_iqm_curves
-from common import RunSpec, binned, passing_bin, run_all
+from common import INFLUENCE_HEADER, RunSpec, binned, passing_bin, run_all
 
 ROOT = Path(__file__).parents[2]
 METHODS: dict[str, tuple[str, ...]] = {
@@ -280,8 +280,7 @@ def _table(r: Results, teacher: str, methods: list[str]) -> tuple[str, dict]:
 def _influence_table(r: Results, teacher_score: float) -> str:
     """Per method with a teacher: the bin from which its mean score stays above the
     teacher's, and its gate weight, cosine and teacher KL before -> after that bin."""
-    rows = ["| method | passes the teacher at | gate weight, before → after | gate cosine, "
-            "before → after | teacher KL, before → after |", "|---|---:|---:|---:|---:|"]
+    rows = [INFLUENCE_HEADER]
     for m in ("rl+kl", "kickstarting", *GATED):
         at = passing_bin(np.nanmean(r.curves("good", m), axis=0), teacher_score)
         if at is None or at == 0:
