@@ -128,6 +128,17 @@ for a session with more time.
 """
 
 
+def sweep_section() -> str:
+    """The Ray Tune sweep's report (``scripts/sweep.py --report``, made from its runs' events),
+    inlined one heading level down."""
+    path = DOCS / "sweep_cartpole.md"
+    if not path.exists():
+        return ("## Sweeps through Ray Tune\n\nNot run yet: `python scripts/sweep.py --report "
+                "docs/sweep_cartpole.md ...` (README).\n")
+    body = re.sub(r"^(#+) ", r"##\1 ", path.read_text(), flags=re.MULTILINE)
+    return body.replace("### Sweep", "## Sweeps through Ray Tune: the CartPole grid", 1)
+
+
 def supervised_section(rerun: bool) -> tuple[str, list[tuple[str, str, str, str]]]:
     """The supervised reports (re-made by their scripts from their stored runs, unless
     ``rerun`` is False), inlined one heading level down, and the claims they check."""
@@ -215,7 +226,7 @@ def main(argv: list[str] | None = None) -> int:
              for claim in multitask_claims]
     text = "# Results\n\nWritten by `python scripts/make_report.py` from the runs' event files.\n\n"
     text += "\n".join([*(section for _, section, _ in controls), breakout, multitask,
-                        breakout_section(), supervised,
+                        breakout_section(), sweep_section(), supervised,
                         papers_section(rows + supervised_claims)])
     (DOCS / "RESULTS.md").write_text(text)
     print(text)

@@ -372,8 +372,8 @@ def report(task: ControlTask, figures: Path, record_path: Path | None = None
         step_only = c[method]["auc"].point - base_auc
         shares.append(f"{method}: AUC gain over RL alone {gain:+.3g} with the teacher, "
                       f"{step_only:+.3g} with the uniform teacher"
-                      + (f" → the teacher's share {1 - step_only / gain:.0%}" if gain > 0 else
-                         " (no gain to attribute)"))
+                      + (f" → the teacher's share {1 - step_only / gain:.0%}." if gain > 0 else
+                         " (no gain to attribute)."))
 
     kl_only_late = s["kl_only"]["late"]
     claims = [
@@ -406,7 +406,8 @@ def report(task: ControlTask, figures: Path, record_path: Path | None = None
         harmful_verdict = "differs" if dragged is True else _verdict(dragged)
     else:
         harmful_verdict = "agrees" if not below else (
-            f"partly: {', '.join(kept)} stay near RL alone, {', '.join(below)} fall below it")
+            f"partly: {', '.join(kept)} {_verb(kept, 'stays', 'stay')} near RL alone, "
+            f"{', '.join(below)} {_verb(below, 'falls', 'fall')} below it")
     claims.append(("Harmful teacher: RL + KL is dragged down, the gates stay near RL alone",
                    f"AUC: RL alone {fmt(base_auc)}, RL + KL {fmt(h['rl+kl']['auc'].point)}; "
                    + "; ".join(f"{g} {fmt(h[g]['auc'].point)} ({near[g]})"
@@ -463,7 +464,7 @@ can add:
 
 {control_table}
 
-{chr(10).join("- " + x for x in shares)}.
+{chr(10).join("- " + x for x in shares)}
 
 ### Claims
 
@@ -476,6 +477,10 @@ can add:
 {chr(10).join("- " + w for w in why) or "All claims above agree."}
 """
     return text, claims
+
+
+def _verb(subjects: list[str], one: str, many: str) -> str:
+    return one if len(subjects) == 1 else many
 
 
 def _why(r: Results, s: dict, h: dict, c: dict, early_cmp: dict, late_cmp: dict,
