@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 import yaml
 from torch.utils.tensorboard import SummaryWriter
 
@@ -162,6 +163,27 @@ def test_report_reads_the_claims_of_a_supervised_report():
         ("Projection beats multitask", "-0.002 [-0.009, +0.004].", "differs"),
         ("projection reaches (1, 0) from every start.", "see the section", "agrees"),
         ("Similar aux helps (full batch)", "", "partly")]
+
+
+def test_harmful_minatar_rule_moves_the_paddle_away_from_the_ball():
+    rules = _script("make_harmful_teacher")
+    grid = torch.zeros(3, 10, 10, 4)
+    grid[:, 9, 5, 0] = 1  # the paddle in column 5 of the bottom row
+    grid[0, 3, 2, 1] = 1  # ball left of the paddle -> go right (action 2)
+    grid[1, 6, 8, 1] = 1  # ball right of it -> go left (action 1); no ball in state 2
+    source = torch.full((3, 3), 1 / 3)
+    targets = rules.rule_targets("away", source, grid.flatten(1))
+    assert targets[0].argmax() == 2 and targets[1].argmax() == 1
+    torch.testing.assert_close(targets[2], source[2])  # the source's policy without a ball
+    torch.testing.assert_close(targets.sum(-1), torch.ones(3))
+
+
+def test_harmful_rule_for_another_game_is_refused_before_anything_is_written(tmp_path, capsys):
+    rules = _script("make_harmful_teacher")
+    out = tmp_path / "t"
+    assert rules.main([str(ROOT / "teachers" / "minatar_breakout_ppo_100k"), "--rule",
+                       "pushright", "--out", str(out)]) == 2
+    assert "made for CartPole-v1" in capsys.readouterr().err and not out.exists()
 
 
 def test_sweep_refuses_a_bad_gate_with_one_line_before_starting_ray(capsys):
