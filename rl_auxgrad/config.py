@@ -68,6 +68,10 @@ class AgentConfig:
     norm_adv: bool = True
     clip_rewards: bool = True
     """Clip rewards to their sign for learning (Atari); logged returns stay real scores."""
+    precision: str = "fp32"
+    """fp32, or bf16: the torso's forward (and so its backward) under bfloat16 autocast, heads,
+    losses, gradients and weights in fp32. About 2x faster for the Nature CNN on CPUs with AMX
+    or AVX512-BF16 and on recent GPUs (docs/PERFORMANCE.md); compare runs of one precision."""
 
 
 @dataclass
@@ -212,6 +216,8 @@ def validate(config: TrainConfig) -> None:
          f"agent.torso must be auto, nature, impala or mlp, got {config.agent.torso!r}"),
         (config.agent.optimizer in ("adam", "rmsprop"),
          f"agent.optimizer must be adam or rmsprop, got {config.agent.optimizer!r}"),
+        (config.agent.precision in ("fp32", "bf16"),
+         f"agent.precision must be fp32 or bf16, got {config.agent.precision!r}"),
         (config.agent.learning_rate > 0,
          f"agent.learning_rate must be > 0, got {config.agent.learning_rate}"),
         (config.agent.num_steps >= 1,

@@ -40,6 +40,7 @@ def test_teacher_path_none_means_no_teacher():
     (["agent.num_minibatches=3"], "must split into"),
     (["teacher.lam_schedule=linear"], "lam_decay_steps > 0"),
     (["gate.ema=0"], "gate.ema must be in"),
+    (["agent.precision=fp16"], "agent.precision must be fp32 or bf16"),
 ])
 def test_bad_values_raise_one_config_error(overrides, message):
     with pytest.raises(ConfigError, match=message):

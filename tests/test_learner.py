@@ -101,6 +101,27 @@ def test_plain_sum_shortcut_gives_the_gated_paths_weights(env_id, monkeypatch, t
         torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-6, msg=name)
 
 
+def test_bf16_torso_keeps_weights_gradients_and_heads_in_fp32():
+    torch.manual_seed(0)
+    fp32 = ActorCritic(make_torso("nature", (4, 84, 84)), num_actions=4)
+    bf16 = ActorCritic(make_torso("nature", (4, 84, 84)), num_actions=4, bf16_torso=True)
+    bf16.load_state_dict(fp32.state_dict())
+    frames = torch.randint(0, 256, (8, 4, 84, 84), dtype=torch.uint8)
+    exact, fast = fp32(frames), bf16(frames)
+    assert fast.logits.dtype == fast.value.dtype == torch.float32
+    torch.testing.assert_close(fast.value, exact.value, rtol=0.05, atol=0.05)
+    fast.value.sum().backward()
+    assert all(p.grad is not None and p.grad.dtype == torch.float32
+               for p in bf16.torso.parameters())
+
+
+def test_bf16_precision_trains_with_a_gate():
+    learner, stats = one_update(["agent.precision=bf16", "gate.name=cosine"],
+                                teacher_fn(fixed_teacher()))
+    assert learner.agent.bf16_torso and all(math.isfinite(v) for v in stats.values())
+    assert all(p.dtype == torch.float32 for p in learner.agent.parameters())
+
+
 def test_kl_only_moves_the_student_towards_the_teacher():
     teacher = fixed_teacher()
     config = load_config(None, [*BASE, "gate.name=kl_only", "teacher.lam=1",

@@ -91,7 +91,8 @@ class Learner:
         self.torso_name = torso_name
         self.channels_last = torso_name != "mlp"
         agent = ActorCritic(make_torso(torso_name, spec.obs_shape), spec.num_actions,
-                            len(spec.games), config.teacher.head == "separate")
+                            len(spec.games), config.teacher.head == "separate",
+                            bf16_torso=config.agent.precision == "bf16")
         self.agent = agent.to(device, memory_format=torch.channels_last
                               if self.channels_last else torch.contiguous_format)
         a = config.agent

@@ -116,14 +116,16 @@ class ActorCritic(nn.Module):
 
     With ``separate_distill_head`` the teacher's KL is computed on a head of its own per game,
     so the torso is exactly what the RL loss and the KL share; otherwise the KL is on the
-    policy logits and the policy head is shared too.
+    policy logits and the policy head is shared too. With ``bf16_torso`` the torso runs under
+    bfloat16 autocast and its features are cast back to float32 for the heads.
     """
 
     def __init__(self, torso: nn.Module, num_actions: int, num_games: int = 1,
-                 separate_distill_head: bool = False) -> None:
+                 separate_distill_head: bool = False, bf16_torso: bool = False) -> None:
         super().__init__()
         self.torso = torso
         self.num_games = num_games
+        self.bf16_torso = bf16_torso
 
         def heads(out: int, std: float) -> nn.ModuleList:
             return nn.ModuleList(layer_init(nn.Linear(torso.out_dim, out), std)
@@ -134,7 +136,9 @@ class ActorCritic(nn.Module):
         self.distill_heads = heads(num_actions, 0.01) if separate_distill_head else None
 
     def forward(self, obs: Tensor, game_ids: Tensor | None = None) -> AgentOutput:
-        features = self.torso(obs)
+        with torch.autocast(obs.device.type, torch.bfloat16, enabled=self.bf16_torso):
+            features = self.torso(obs)
+        features = features.float()
         logits = self._per_game(self.policy_heads, features, game_ids)
         value = self._per_game(self.value_heads, features, game_ids).squeeze(-1)
         distill = (logits if self.distill_heads is None
