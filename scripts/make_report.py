@@ -31,6 +31,7 @@ import cartpole_teacher
 import control_teacher
 import minatar_teacher
 import multitask_teacher
+import precision_check
 from common import scalars, window_mean
 
 ROOT = Path(__file__).parents[1]
@@ -225,7 +226,8 @@ def main(argv: list[str] | None = None) -> int:
     rows += [("Du et al. (2018), RL: multi-task Breakout + Ms. Pac-Man", *claim)
              for claim in multitask_claims]
     text = "# Results\n\nWritten by `python scripts/make_report.py` from the runs' event files.\n\n"
-    text += "\n".join([*(section for _, section, _ in controls), breakout, multitask,
+    text += "\n".join([*(section for _, section, _ in controls), breakout,
+                        precision_check.report(), multitask,
                         breakout_section(), sweep_section(), supervised,
                         papers_section(rows + supervised_claims)])
     (DOCS / "RESULTS.md").write_text(text)

@@ -27,6 +27,7 @@ import cartpole_teacher  # noqa: E402
 import control_teacher  # noqa: E402
 import minatar_teacher  # noqa: E402
 import multitask_teacher  # noqa: E402
+import precision_check  # noqa: E402
 from common import binned, passing_bin  # noqa: E402
 
 
@@ -75,6 +76,7 @@ def test_binned_means_per_span_and_carries_empty_spans(tmp_path):
     writer.close()
     curve = binned(tmp_path, "x", total_steps=100, bins=4)  # spans of 25 steps
     np.testing.assert_allclose(curve, [2.0, 5.0, 5.0, 7.0])
+    np.testing.assert_allclose(binned(tmp_path, "x", total_steps=50, bins=2), [2.0, 5.0])
     assert np.isnan(binned(tmp_path, "missing", 100, 4)).all()
 
 
@@ -227,3 +229,12 @@ def test_atari_reports_say_what_has_not_run_yet(module, tmp_path, monkeypatch):
     assert text.count("not run yet") == len(module.METHODS)
     assert all(verdict == "not measured yet" for _, _, verdict in claims)
     assert (tmp_path / f"{module.__name__}.png").is_file()
+
+
+def test_precision_check_plans_bf16_rl_alone_and_reports_what_has_not_run(tmp_path,
+                                                                         monkeypatch):
+    (run,) = precision_check.planned_runs([1], 500_000)
+    assert run.stop_at == 500_000 and "agent.precision=bf16" in run.overrides
+    assert "teacher.path=none" in run.overrides
+    monkeypatch.setattr(precision_check, "RUNS", tmp_path)
+    assert "| bf16 | not run yet |" in precision_check.report()

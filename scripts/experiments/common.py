@@ -65,8 +65,11 @@ def run_in_checkout(runs: list[RunSpec], runs_dir: Path, workers: int) -> None:
 
 def binned(directory: Path, tag: str, total_steps: int, bins: int) -> np.ndarray:
     """Mean of a scalar in each of ``bins`` equal spans of [0, total_steps]; a span with no
-    point carries the previous span's value (NaN before the first point)."""
+    point carries the previous span's value (NaN before the first point). Points past
+    total_steps (a run trained further than the experiment's budget) are left out."""
     steps, values = scalars(directory, tag)
+    within = steps <= total_steps
+    steps, values = steps[within], values[within]
     index = np.minimum(steps * bins // total_steps, bins - 1).astype(int)
     out = np.full(bins, np.nan)
     for b in range(bins):

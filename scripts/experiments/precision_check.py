@@ -1,0 +1,79 @@
+"""Does PPO learn Breakout as well with ``agent.precision=bf16`` (the torso under bfloat16
+autocast, 1.66x faster on this CPU) as with fp32? RL alone, the first ``--steps`` agent steps of
+``configs/breakout.yaml``'s schedule, against the fp32 RL-alone runs of the Breakout teacher
+experiment (same config, same seeds).
+
+    python scripts/experiments/precision_check.py [--seeds 1] [--steps 500000]
+
+Runs live in ``agents/experiments/precision_check/rl_alone_bf16__seed<seed>`` (committed, resumed
+like the Breakout experiment's). An experiment that runs in bf16 (all its runs, so that its
+methods stay comparable) cites this check.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import breakout_teacher
+import numpy as np
+from common import RunSpec, reached_curves, run_in_checkout, scalars
+
+ROOT = Path(__file__).parents[2]
+RUNS = ROOT / "agents" / "experiments" / "precision_check"
+OVERRIDES = ("gate.name=single", "teacher.path=none", "agent.precision=bf16",
+             "checkpoint_every=25000")
+BIN = 25_000
+
+
+def planned_runs(seeds: list[int], steps: int) -> list[RunSpec]:
+    return [RunSpec(f"rl_alone_bf16__seed{seed}", (*OVERRIDES, f"seed={seed}"),
+                    breakout_teacher.CONFIG, stop_at=steps) for seed in seeds]
+
+
+def _row(label: str, directories: list[Path], seeds: list[int], steps: int) -> str:
+    bins = steps // BIN
+    score, found = reached_curves(directories, "charts/episodic_return", steps, bins)
+    if not found:
+        return f"| {label} | not run yet | | |"
+    reached = [int(scalars(directories[i], "charts/episodic_return")[0].max()) for i in found]
+    done = np.array([r >= steps for r in reached])
+    late = f"{np.nanmean(score[done, -2:]):.1f}" if done.any() else "–"
+    runs = ", ".join(f"{seeds[i]} ({r:,})" for i, r in zip(found, reached, strict=True))
+    return f"| {label} | {runs} | {np.nanmean(score[:, :4]):.1f} | {late} |"
+
+
+def report(seeds: tuple[int, ...] = (1,), steps: int = 500_000) -> str:
+    """The bf16-against-fp32 section of docs/RESULTS.md."""
+    bf16 = _row("bf16", [RUNS / f"rl_alone_bf16__seed{s}" for s in seeds], list(seeds), steps)
+    fp32 = _row("fp32", [breakout_teacher.run_dir("rl_alone", s) for s in seeds], list(seeds),
+                steps)
+    return f"""## Breakout in bf16 against fp32 (precision check)
+
+Made by `python scripts/experiments/precision_check.py --seeds {len(seeds)} --steps {steps}`:
+PPO alone on Breakout, the first {steps:,} agent steps of `configs/breakout.yaml`'s schedule,
+with the torso under bfloat16 autocast (`agent.precision=bf16`), against the fp32 RL-alone runs
+of the same seeds from the Breakout experiment. Early = mean score over the first 100k steps,
+late = over the last 50k of {steps:,} (the runs that reached it); the speed-up is measured by
+`scripts/bench_throughput.py` (docs/PERFORMANCE.md: 1.66x for PPO alone).
+
+| precision | seeds (steps reached) | early score | late score |
+|---|---|---:|---:|
+{fp32}
+{bf16}
+"""
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seeds", type=int, default=1, help="seeds 1..N")
+    parser.add_argument("--steps", type=int, default=500_000, help="agent steps per run")
+    parser.add_argument("--runs-dir", type=Path, default=RUNS)
+    args = parser.parse_args(argv)
+    run_in_checkout(planned_runs(list(range(1, args.seeds + 1)), args.steps), args.runs_dir, 1)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
