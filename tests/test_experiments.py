@@ -28,7 +28,7 @@ import control_teacher  # noqa: E402
 import minatar_teacher  # noqa: E402
 import multitask_teacher  # noqa: E402
 import precision_check  # noqa: E402
-from common import binned, passing_bin  # noqa: E402
+from common import binned, passing_bin, run_all  # noqa: E402
 
 
 def _script(name: str):
@@ -67,6 +67,15 @@ def test_a_run_stopped_before_its_first_checkpoint_starts_again_from_zero(tmp_pa
     assert finished(run_one(spec, tmp_path))
     steps, _ = scalars(directory, "charts/SPS")
     assert sorted(steps) == sorted(set(steps))  # one attempt's events, no stale duplicates
+
+
+def test_run_all_side_by_side_reports_each_run_as_it_finishes(tmp_path):
+    runs = [RunSpec(f"r{seed}", ("teacher.path=none", "total_steps=512", f"seed={seed}"),
+                    CONFIG) for seed in (1, 2)]
+    done: list[str] = []
+    run_all(runs, tmp_path, workers=2, on_done=lambda spec, directory: done.append(
+        f"{spec.name}:{finished(directory)}"))
+    assert sorted(done) == ["r1:True", "r2:True"]
 
 
 def test_binned_means_per_span_and_carries_empty_spans(tmp_path):
