@@ -27,11 +27,16 @@ RUNS = ROOT / "agents" / "experiments" / "multitask_teacher"
 TEACHER = "teachers/breakout_ppo_350k"
 LAM = 1.0
 GAMES = ("Breakout", "MsPacman")
+PRECISION = "bf16"
+"""Every run's agent.precision: bf16 trains 1.66x faster here (docs/PERFORMANCE.md) and learns
+Breakout like fp32 (scripts/experiments/precision_check.py); all methods share it."""
 METHODS: dict[str, tuple[str, ...]] = {
-    "multitask_rl": ("gate.name=single", "teacher.path=none"),
-    "multitask_rl+kl": ("gate.name=multitask",),
-    "cosine": ("gate.name=cosine",),
+    "cosine": ("gate.name=cosine", f"agent.precision={PRECISION}"),
+    "multitask_rl+kl": ("gate.name=multitask", f"agent.precision={PRECISION}"),
+    "multitask_rl": ("gate.name=single", "teacher.path=none", f"agent.precision={PRECISION}"),
 }
+"""In the order they are trained (per seed): the gate whose per-game weights are the claim
+first."""
 
 
 def planned_runs(seeds: list[int], steps: int) -> list[RunSpec]:
@@ -91,8 +96,9 @@ def report(figures: Path, seeds: tuple[int, ...] = (1, 2), steps: int = 500_000
 Made by `python scripts/experiments/multitask_teacher.py --seeds {len(seeds)} --steps {steps}`
 (CPU only; continued across sessions from committed checkpoints). Each run is the first
 {steps:,} agent steps (both games) of `configs/multitask.yaml`'s schedule; teacher `{TEACHER}`,
-λ = {LAM:g}, each game's KL gated against that game's policy loss. Early = first 100k steps,
-late = last 50k of {steps:,} (–: not reached).
+λ = {LAM:g}, each game's KL gated against that game's policy loss; every run with
+`agent.precision={PRECISION}` (see the precision check above). Early = first 100k steps, late =
+last 50k of {steps:,} (–: not reached).
 
 ![multi-task](figures/multitask_teacher.png)
 
