@@ -25,8 +25,8 @@ from common import (
     RunSpec,
     passing_bin,
     reached_curves,
+    reached_steps,
     run_in_checkout,
-    scalars,
     teacher_runs,
 )
 
@@ -77,35 +77,28 @@ def report(figures: Path, seeds: tuple[int, ...] = (1, 2), steps: int = 500_000
         if not found:
             rows.append(f"| {method} | not run yet | | | | |")
             continue
-        reached = [int(scalars(run_dir(method, s), "charts/episodic_return")[0].max())
-                   for s in found]
+        reached = reached_steps([run_dir(method, s) for s in found])
+        values = {tag: score if tag == "charts/episodic_return" else curves(
+            method, found, tag, steps, bins)[0] for tag in tags}
         for ax, tag in zip(axes.flat, tags, strict=True):
-            values = score if tag == "charts/episodic_return" else curves(
-                method, found, tag, steps, bins)[0]
-            if not np.isnan(values).all():
-                ax.plot(x, np.nanmean(values, axis=0), label=method)
-        early = np.nanmean(score[:, :4])
-        at_budget = np.array([r >= steps for r in reached])  # late: the runs that got there
-        late = np.nanmean(score[at_budget, -2:]) if at_budget.any() else np.nan
-        weight, _ = curves(method, found, "gate/weight", steps, bins)
-        cosine, _ = curves(method, found, "gate/cosine", steps, bins)
-        summary[method] = (early, late)
+            if not np.isnan(values[tag]).all():
+                ax.plot(x, np.nanmean(values[tag], axis=0), label=method)
+        early, late = summary[method] = early_late(score, reached, steps)
         if len(found) == len(seeds) and min(reached) >= steps:
             complete.add(method)
 
-        def trend(v: np.ndarray, at_budget: np.ndarray = at_budget) -> str:
+        def trend(v: np.ndarray, reached: list[int] = reached) -> str:
             if np.isnan(v).all():
                 return "–"
-            late_part = v[at_budget, -2:]
-            late_text = f"{np.nanmean(late_part):.2f}" if at_budget.any() else "–"
-            return f"{np.nanmean(v[:, :4]):.2f} → {late_text}"
+            v_early, v_late = early_late(v, reached, steps)
+            return f"{v_early:.2f} → {'–' if np.isnan(v_late) else f'{v_late:.2f}'}"
 
         if method != "rl_alone":
-            influence.append(_influence_row(method, found, score, steps, bins, x))
+            influence.append(_influence_row(method, values, x))
         runs = ", ".join(f"{s} ({r:,})" for s, r in zip(found, reached, strict=True))
         late_text = "–" if np.isnan(late) else f"{late:.1f}"
-        rows.append(f"| {method} | {runs} | {early:.1f} | {late_text} | {trend(weight)} | "
-                    f"{trend(cosine)} |")
+        rows.append(f"| {method} | {runs} | {early:.1f} | {late_text} | "
+                    f"{trend(values['gate/weight'])} | {trend(values['gate/cosine'])} |")
     for ax, label in zip(axes.flat, tags.values(), strict=True):
         ax.set(xlabel="agent steps (thousands)", ylabel=label)
         if ax.lines:
@@ -154,17 +147,25 @@ gate cosine and teacher KL before → after that bin.
     return text, claims
 
 
-def _influence_row(method: str, seeds: list[int], score: np.ndarray, steps: int, bins: int,
-                   x: np.ndarray) -> str:
+def early_late(values: np.ndarray, reached: list[int], steps: int) -> tuple[float, float]:
+    """Mean of (runs, 25k-step bins) curves over the first 100k steps (every run) and over the
+    last 50k of ``steps`` (the runs that reached it; NaN if none did)."""
+    at_budget = np.array([r >= steps for r in reached])
+    late = np.nanmean(values[at_budget, -2:]) if at_budget.any() else np.nan
+    return float(np.nanmean(values[:, :4])), float(late)
+
+
+def _influence_row(method: str, values: dict[str, np.ndarray], x: np.ndarray) -> str:
     """One row of the influence table, on the bins every seed has reached."""
+    score = values["charts/episodic_return"]
     reached = ~np.isnan(score).any(axis=0)
-    end = int(np.argmin(reached)) if not reached.all() else bins
+    end = int(np.argmin(reached)) if not reached.all() else len(x)
     at = passing_bin(score[:, :end].mean(axis=0), TEACHER_SCORE) if end else None
     if at is None or at == 0:
         return f"| {method} | {'not yet' if at is None else 'from the start'} | | | |"
     cells = []
     for tag in ("gate/weight", "gate/cosine", "losses/teacher_kl"):
-        mean = np.nanmean(curves(method, seeds, tag, steps, bins)[0][:, :end], axis=0)
+        mean = np.nanmean(values[tag][:, :end], axis=0)
         cells.append("–" if np.isnan(mean).all() else
                      f"{np.nanmean(mean[:at]):.3g} → {np.nanmean(mean[at:]):.3g}")
     return f"| {method} | {x[at]:.0f}k | " + " | ".join(cells) + " |"

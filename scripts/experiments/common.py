@@ -15,7 +15,8 @@ import numpy as np
 from rl_auxgrad.runs import RunSpec, finished, run_one, scalars, window_mean
 
 __all__ = ["INFLUENCE_HEADER", "RunSpec", "binned", "finished", "passing_bin", "reached_curves",
-           "run_all", "run_in_checkout", "run_one", "scalars", "teacher_runs", "window_mean"]
+           "reached_steps", "run_all", "run_in_checkout", "run_one", "scalars", "teacher_runs",
+           "window_mean"]
 
 ROOT = Path(__file__).parents[2]
 
@@ -95,6 +96,11 @@ def reached_curves(directories: list[Path], tag: str, steps: int, bins: int
         rows.append(curve)
         found.append(i)
     return (np.array(rows) if rows else np.full((0, bins), np.nan)), found
+
+
+def reached_steps(directories: list[Path]) -> list[int]:
+    """The last agent step at which each run logged an episode."""
+    return [int(scalars(d, "charts/episodic_return")[0].max()) for d in directories]
 
 
 INFLUENCE_HEADER = ("| method | passes the teacher at | gate weight, before → after | "

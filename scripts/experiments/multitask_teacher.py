@@ -19,7 +19,7 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
-from common import RunSpec, reached_curves, run_in_checkout, scalars, teacher_runs
+from common import RunSpec, reached_curves, reached_steps, run_in_checkout, teacher_runs
 
 ROOT = Path(__file__).parents[2]
 CONFIG = str(ROOT / "configs" / "multitask.yaml")
@@ -58,7 +58,7 @@ def report(figures: Path, seeds: tuple[int, ...] = (1, 2), steps: int = 500_000
         if not found:
             rows.append(f"| {method} | not run yet |" + " |" * 4)
             continue
-        reached = [int(scalars(dirs[i], "charts/episodic_return")[0].max()) for i in found]
+        reached = reached_steps([dirs[i] for i in found])
         finished_runs[method] = len(found) == len(seeds) and min(reached) >= steps
         cells = []
         for ax, (tag, _) in zip(axes.flat, panels, strict=True):

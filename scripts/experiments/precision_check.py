@@ -18,30 +18,27 @@ from pathlib import Path
 
 import breakout_teacher
 import numpy as np
-from common import RunSpec, reached_curves, run_in_checkout, scalars
+from common import RunSpec, reached_curves, reached_steps, run_in_checkout, teacher_runs
 
 ROOT = Path(__file__).parents[2]
 RUNS = ROOT / "agents" / "experiments" / "precision_check"
-OVERRIDES = ("gate.name=single", "teacher.path=none", "agent.precision=bf16",
-             "checkpoint_every=25000")
+METHOD = {"rl_alone_bf16": ("gate.name=single", "teacher.path=none", "agent.precision=bf16")}
 BIN = 25_000
 
 
 def planned_runs(seeds: list[int], steps: int) -> list[RunSpec]:
-    return [RunSpec(f"rl_alone_bf16__seed{seed}", (*OVERRIDES, f"seed={seed}"),
-                    breakout_teacher.CONFIG, stop_at=steps) for seed in seeds]
+    return teacher_runs(METHOD, breakout_teacher.TEACHER, breakout_teacher.LAM,
+                        breakout_teacher.CONFIG, seeds, steps)
 
 
 def _row(label: str, directories: list[Path], seeds: list[int], steps: int) -> str:
-    bins = steps // BIN
-    score, found = reached_curves(directories, "charts/episodic_return", steps, bins)
+    score, found = reached_curves(directories, "charts/episodic_return", steps, steps // BIN)
     if not found:
         return f"| {label} | not run yet | | |"
-    reached = [int(scalars(directories[i], "charts/episodic_return")[0].max()) for i in found]
-    done = np.array([r >= steps for r in reached])
-    late = f"{np.nanmean(score[done, -2:]):.1f}" if done.any() else "–"
+    reached = reached_steps([directories[i] for i in found])
+    early, late = breakout_teacher.early_late(score, reached, steps)
     runs = ", ".join(f"{seeds[i]} ({r:,})" for i, r in zip(found, reached, strict=True))
-    return f"| {label} | {runs} | {np.nanmean(score[:, :4]):.1f} | {late} |"
+    return f"| {label} | {runs} | {early:.1f} | {'–' if np.isnan(late) else f'{late:.1f}'} |"
 
 
 def report(seeds: tuple[int, ...] = (1,), steps: int = 500_000) -> str:
