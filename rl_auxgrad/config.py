@@ -71,7 +71,8 @@ class AgentConfig:
     precision: str = "fp32"
     """fp32, or bf16: the torso's forward (and so its backward) under bfloat16 autocast, heads,
     losses, gradients and weights in fp32. About 2x faster for the Nature CNN on CPUs with AMX
-    or AVX512-BF16 and on recent GPUs (docs/PERFORMANCE.md); compare runs of one precision."""
+    or AVX512-BF16 and on recent GPUs, 9x slower on CPUs that emulate it (docs/PERFORMANCE.md);
+    compare runs of one precision."""
 
 
 @dataclass

@@ -32,7 +32,7 @@ import control_teacher
 import minatar_teacher
 import multitask_teacher
 import precision_check
-from common import scalars, window_mean
+from common import Claim, scalars, window_mean
 
 ROOT = Path(__file__).parents[1]
 DOCS = ROOT / "docs"
@@ -140,7 +140,7 @@ def sweep_section() -> str:
     return body.replace("### Sweep", "## Sweeps through Ray Tune: the CartPole grid", 1)
 
 
-def supervised_section(rerun: bool) -> tuple[str, list[tuple[str, str, str, str]]]:
+def supervised_section(rerun: bool) -> tuple[str, list[tuple[str, Claim]]]:
     """The supervised reports (re-made by their scripts from their stored runs, unless
     ``rerun`` is False), inlined one heading level down, and the claims they check."""
     parts, claims = ["## Supervised gating (the core without RL)\n"], []
@@ -151,14 +151,14 @@ def supervised_section(rerun: bool) -> tuple[str, list[tuple[str, str, str, str]
         text = (DOCS / "supervised" / f"{name}.md").read_text()
         text = re.sub(r"^(#+) ", r"##\1 ", text, flags=re.MULTILINE)
         parts.append(text.replace("](../figures/", "](figures/"))
-        claims += [(PAPERS[name], *claim) for claim in paper_claims(text)]
+        claims += [(PAPERS[name], claim) for claim in paper_claims(text)]
     return "\n".join(parts), claims
 
 
-def paper_claims(text: str) -> list[tuple[str, str, str]]:
-    """(claim, measured, verdict) from a supervised report's bulleted comparison with the
-    paper: bullets ``- **claim** measured ... Holds / Does not hold / Partly holds`` or
-    ``- **Reproduced**: claim``."""
+def paper_claims(text: str) -> list[Claim]:
+    """The claims of a supervised report's bulleted comparison with the paper: bullets
+    ``- **claim** measured ... Holds / Does not hold / Partly holds ...`` (what follows the
+    measurement is the why) or ``- **Reproduced**: claim`` / ``- **Not reproduced**: claim``."""
     found, heading = [], ""
     for line in text.splitlines():
         if line.startswith("#"):
@@ -168,29 +168,36 @@ def paper_claims(text: str) -> list[tuple[str, str, str]]:
             continue
         head, rest = match.groups()
         if head in ("Reproduced", "Not reproduced"):
-            found.append((rest, "see the section", "agrees" if head == "Reproduced"
-                          else "differs"))
+            found.append(Claim(rest, "see the section", "agrees" if head == "Reproduced"
+                               else "differs"))
             continue
         verdict = re.search(r"(Does not hold|Partly holds|Holds)", rest)
         if verdict is None:
             continue
         word = {"Holds": "agrees", "Partly holds": "partly", "Does not hold": "differs"}
-        measured = rest[: verdict.start()].strip()
+        measured = rest[: verdict.start()].strip() or "the claims above"
         variant = " (full batch)" if "full batch" in heading.lower() else ""
         short = measured[:400] + ("…" if len(measured) > 400 else "")
-        found.append((head.rstrip(".") + variant, short, word[verdict.group(1)]))
+        why = rest[verdict.start():].strip()
+        found.append(Claim(head.rstrip(".") + variant, short, word[verdict.group(1)],
+                           why if why.rstrip(".") != verdict.group(1) else ""))
     return found
 
 
-def papers_section(rows: list[tuple[str, str, str, str]]) -> str:
-    table = "\n".join(f"| {source} | {claim} | {measured} | {verdict} |"
-                       for source, claim, measured, verdict in rows)
-    differs = "\n".join(f"- {source}: *{claim}* — {measured}" for source, claim, measured,
-                        verdict in rows if verdict != "agrees")
+def papers_section(rows: list[tuple[str, Claim]]) -> str:
+    """The side-by-side table of every claim, and the list of those that do not (yet) agree
+    with the papers, each with its numbers and why."""
+    table = "\n".join(f"| {source} | {c.text} | {c.measured} | {c.verdict} |"
+                      for source, c in rows)
+    differs = "\n".join(
+        f"- {source}: *{c.text}* ({c.verdict}) — {c.measured}"
+        + (f"\n  *Why:* {c.why}" if c.why else "")
+        for source, c in rows if not c.verdict.startswith("agrees"))
     return f"""## Side by side with the papers
 
 Each claim of the seed papers that an experiment above checks, with what we measured (the
-sections above give the settings and the full numbers).
+sections above give the settings and the full numbers). "so far": the experiment is still
+running and the verdict is on the runs that reached its budget.
 
 | source | claim | measured | verdict |
 |---|---|---|---|
@@ -198,8 +205,8 @@ sections above give the settings and the full numbers).
 
 ## What we could not reproduce and why
 
-Claims measured above that differ from the papers, or only partly agree, with the numbers;
-the sections above discuss each one.
+Claims measured above that differ from the papers, only partly agree or are not measured yet,
+with the numbers and, where the experiment's statistics explain it, why.
 
 {differs}
 
@@ -219,11 +226,11 @@ def main(argv: list[str] | None = None) -> int:
     breakout, breakout_claims = breakout_teacher.report(FIGURES)
     multitask, multitask_claims = multitask_teacher.report(FIGURES)
     supervised, supervised_claims = supervised_section(not args.skip_supervised)
-    rows = [(f"Du et al. (2018), RL: imperfect teacher, on {task.title}", *claim)
+    rows = [(f"Du et al. (2018), RL: imperfect teacher, on {task.title}", claim)
             for task, _, claims in controls for claim in claims]
-    rows += [("Du et al. (2018), RL: imperfect teacher, on Breakout", *claim)
+    rows += [("Du et al. (2018), RL: imperfect teacher, on Breakout", claim)
              for claim in breakout_claims]
-    rows += [("Du et al. (2018), RL: multi-task Breakout + Ms. Pac-Man", *claim)
+    rows += [("Du et al. (2018), RL: multi-task Breakout + Ms. Pac-Man", claim)
              for claim in multitask_claims]
     text = "# Results\n\nWritten by `python scripts/make_report.py` from the runs' event files.\n\n"
     text += "\n".join([*(section for _, section, _ in controls), breakout,

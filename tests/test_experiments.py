@@ -28,7 +28,7 @@ import control_teacher  # noqa: E402
 import minatar_teacher  # noqa: E402
 import multitask_teacher  # noqa: E402
 import precision_check  # noqa: E402
-from common import binned, passing_bin, run_all  # noqa: E402
+from common import Claim, binned, passing_bin, run_all  # noqa: E402
 
 
 def _script(name: str):
@@ -145,8 +145,9 @@ def test_control_experiment_end_to_end_records_each_run_and_resumes(tmp_path, mo
     text, claims = control_teacher.report(task, tmp_path / "figures", record)
     assert "| rl+kl |" in text and "KL only plateaus near the teacher" in text
     assert "passes the teacher at" in text
-    assert {c[0] for c in claims} >= {"RL + KL helps early", "RL + KL falls behind RL alone later"}
-    assert all(c[2] for c in claims)
+    assert {c.text for c in claims} >= {"RL + KL helps early",
+                                        "RL + KL falls behind RL alone later"}
+    assert all(c.verdict for c in claims)
     assert sorted(p.name for p in (tmp_path / "figures").iterdir()) == [
         "cartpole_harmful_returns.png", "cartpole_teacher_gates.png",
         "cartpole_teacher_returns.png"]
@@ -170,10 +171,11 @@ def test_report_reads_the_claims_of_a_supervised_report():
 - **Similar aux helps.** Partly holds.
 """
     assert make_report.paper_claims(text) == [
-        ("Unrelated aux hurts multitask", "Worse by +0.15 [+0.14, +0.16].", "agrees"),
-        ("Projection beats multitask", "-0.002 [-0.009, +0.004].", "differs"),
-        ("projection reaches (1, 0) from every start.", "see the section", "agrees"),
-        ("Similar aux helps (full batch)", "", "partly")]
+        ("Unrelated aux hurts multitask", "Worse by +0.15 [+0.14, +0.16].", "agrees", ""),
+        ("Projection beats multitask", "-0.002 [-0.009, +0.004].", "differs",
+         "Does not hold at the best λ."),
+        ("projection reaches (1, 0) from every start.", "see the section", "agrees", ""),
+        ("Similar aux helps (full batch)", "the claims above", "partly", "")]
 
 
 def test_harmful_minatar_rule_moves_the_paddle_away_from_the_ball():
@@ -236,8 +238,55 @@ def test_atari_reports_say_what_has_not_run_yet(module, tmp_path, monkeypatch):
         monkeypatch.setattr(module, "REUSED", {})
     text, claims = module.report(tmp_path)
     assert text.count("not run yet") == len(module.METHODS)
-    assert all(verdict == "not measured yet" for _, _, verdict in claims)
+    assert all(claim.verdict == "not measured yet" for claim in claims)
     assert (tmp_path / f"{module.__name__}.png").is_file()
+
+
+def test_breakout_claims_say_so_far_until_every_method_they_compare_is_finished():
+    summary = {"rl_alone": (2.0, 12.0), "rl+kl": (7.0, 10.0), "cosine": (5.0, 12.0),
+               "kl_only": (7.0, np.nan), "projection": (7.0, 10.0)}
+    rl_kl, kl_only, cosine = breakout_teacher._claims(
+        summary, {"cosine": (0.24, 0.15)}, ["cosine", "kl_only"])
+    assert rl_kl.verdict == "agrees"  # helps early (7 > 2), behind late (10 < 12)
+    assert kl_only.verdict == "not measured yet"  # no run of it at the budget
+    assert cosine.verdict == "agrees so far (cosine not finished)"
+    assert "gate weight 0.24 → 0.15" in cosine.measured
+    # a gate that keeps passing more of the teacher does not "ignore it later"
+    *_, cosine = breakout_teacher._claims(summary, {"cosine": (0.1, 0.3)}, [])
+    assert cosine.verdict == "differs"
+
+
+def test_multitask_claims_compare_per_game_scores_and_gate_weights():
+    def summary(mt, kl, cos, weights):
+        games = ("Breakout", "MsPacman")
+        out = {(m, f"charts/episodic_return/{g}"): (0.0, v) for m, scores in
+               (("multitask_rl", mt), ("multitask_rl+kl", kl), ("cosine", cos))
+               for g, v in zip(games, scores, strict=True)}
+        out.update({("cosine", f"gate/weight/{g}"): (0.1, w)
+                    for g, w in zip(games, weights, strict=True)})
+        return out
+
+    poster = summary(mt=(3, 500), kl=(6, 300), cos=(7, 480), weights=(0.3, 0.05))
+    claims = multitask_teacher._claims(poster, 8.0, [])
+    assert [c.verdict for c in claims] == ["agrees"] * 3
+    assert "cosine gate weight Ms. Pac-Man 0.05" in claims[2].measured
+    # Ms. Pac-Man passing more of the Breakout teacher than Breakout does: not ignored
+    claims = multitask_teacher._claims(summary((3, 500), (6, 300), (7, 480), (0.1, 0.2)), 8.0,
+                                       ["multitask_rl"])
+    assert claims[2].verdict == "differs so far (multitask_rl not finished)"
+    # a multi-task Breakout as good as single-task's is not learnt "at its expense"
+    assert multitask_teacher._claims(poster, 3.0, [])[0].verdict == "differs"
+
+
+def test_the_report_says_why_a_claim_does_not_agree():
+    make_report = _script("make_report")
+    section = make_report.papers_section([
+        ("Paper A", Claim("holds", "1 > 0", "agrees")),
+        ("Paper A", Claim("gates are fast", "0.2 < 0.3", "differs", "the gate passes 0.1.")),
+        ("Paper B", Claim("only KL is worse", "9 < 12", "agrees so far (kl_only not finished)"))])
+    _, differs = section.split("## What we could not reproduce and why")
+    assert "gates are fast" in differs and "*Why:* the gate passes 0.1." in differs
+    assert "holds" not in differs and "only KL is worse" not in differs
 
 
 def test_precision_check_plans_bf16_rl_alone_and_reports_what_has_not_run(tmp_path,

@@ -9,6 +9,7 @@ and then, per minibatch, the RL loss (main) and KL(teacher || student) (auxiliar
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -79,6 +80,12 @@ class Rollout:
     teacher_logits: Tensor | None = None
 
 
+def native_bf16(device: torch.device) -> bool:
+    """Whether bfloat16 math runs natively on ``device`` (always assumed on accelerators; on a
+    CPU, oneDNN's check for AVX512-BF16 / AMX)."""
+    return device.type != "cpu" or torch.ops.mkldnn._is_mkldnn_bf16_supported()
+
+
 class Learner:
     """PPO / A2C on a vector env, with an optional teacher gated on the shared parameters."""
 
@@ -90,9 +97,14 @@ class Learner:
             torso_name = "nature" if spec.is_atari else "mlp"
         self.torso_name = torso_name
         self.channels_last = torso_name != "mlp"
+        bf16 = config.agent.precision == "bf16"
+        if bf16 and not native_bf16(device):
+            warnings.warn("agent.precision=bf16 on a CPU without native bfloat16 (AVX512-BF16 or "
+                          "AMX): torch emulates it, several times slower than fp32 (9x for the "
+                          "Nature CNN on an AMD EPYC); use agent.precision=fp32 on this machine",
+                          stacklevel=2)
         agent = ActorCritic(make_torso(torso_name, spec.obs_shape), spec.num_actions,
-                            len(spec.games), config.teacher.head == "separate",
-                            bf16_torso=config.agent.precision == "bf16")
+                            len(spec.games), config.teacher.head == "separate", bf16_torso=bf16)
         self.agent = agent.to(device, memory_format=torch.channels_last
                               if self.channels_last else torch.contiguous_format)
         a = config.agent

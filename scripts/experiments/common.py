@@ -9,14 +9,15 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import replace
 from multiprocessing import get_context
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
 from rl_auxgrad.runs import RunSpec, finished, run_one, scalars, window_mean
 
-__all__ = ["INFLUENCE_HEADER", "RunSpec", "binned", "finished", "passing_bin", "reached_curves",
-           "reached_steps", "run_all", "run_in_checkout", "run_one", "scalars", "teacher_runs",
-           "window_mean"]
+__all__ = ["INFLUENCE_HEADER", "Claim", "RunSpec", "binned", "claim_verdict", "finished",
+           "passing_bin", "reached_curves", "reached_steps", "run_all", "run_in_checkout",
+           "run_one", "scalars", "teacher_runs", "window_mean"]
 
 ROOT = Path(__file__).parents[2]
 
@@ -117,3 +118,23 @@ def passing_bin(curve: np.ndarray, level: float) -> int | None:
         return 0
     first = int(not_above[-1]) + 1
     return first if first < len(curve) else None
+
+
+class Claim(NamedTuple):
+    """A seed paper's claim as an experiment measured it: the numbers, the verdict (agrees,
+    differs, partly, ... so far, not measured yet) and, where it does not agree, why."""
+
+    text: str
+    measured: str
+    verdict: str
+    why: str = ""
+
+
+def claim_verdict(holds: bool | None, unfinished: list[str]) -> str:
+    """A claim's verdict: "agrees" / "differs", with "so far" and the methods still short of
+    their seeds or budget while an experiment is in progress; "not measured yet" when
+    ``holds`` is None (a method it needs has no run at the budget)."""
+    if holds is None:
+        return "not measured yet"
+    word = "agrees" if holds else "differs"
+    return word if not unfinished else f"{word} so far ({', '.join(unfinished)} not finished)"

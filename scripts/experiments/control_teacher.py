@@ -32,7 +32,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 from aggregate import Estimate, compare, fmt, iqm, plot_iqm_curves
-from common import INFLUENCE_HEADER, RunSpec, binned, passing_bin, run_all
+from common import INFLUENCE_HEADER, Claim, RunSpec, binned, passing_bin, run_all
 
 ROOT = Path(__file__).parents[2]
 METHODS: dict[str, tuple[str, ...]] = {
@@ -323,8 +323,8 @@ def _at_least(a: Estimate, b: Estimate) -> str:
 
 
 def report(task: ControlTask, figures: Path, record_path: Path | None = None
-           ) -> tuple[str, list[tuple[str, str, str]]]:
-    """The task's section of docs/RESULTS.md and its claims (claim, measured, verdict)."""
+           ) -> tuple[str, list[Claim]]:
+    """The task's section of docs/RESULTS.md and its claims."""
     record = Record(record_path or task.record)
     if not complete(task, record):
         done = len({k.rsplit("/", 2)[0] for k in record.curves})
@@ -375,31 +375,33 @@ def report(task: ControlTask, figures: Path, record_path: Path | None = None
                       + (f" → the teacher's share {1 - step_only / gain:.0%}." if gain > 0 else
                          " (no gain to attribute)."))
 
-    kl_only_late = s["kl_only"]["late"]
-    claims = [
-        ("KL only plateaus near the teacher",
-         f"KL only late {kl_only_late} vs teacher {fmt(good_mean)} ± {fmt(good_std)}",
-         _verdict(abs(kl_only_late.point - good_mean) <= good_std)),
-        ("RL + KL helps early",
-         f"early: RL + KL {s['rl+kl']['early']} vs RL alone {s['rl_alone']['early']}",
-         _verdict(_side(s["rl+kl"]["early"], s["rl_alone"]["early"], "higher"))),
-        ("RL + KL falls behind RL alone later",
-         f"late: RL + KL {s['rl+kl']['late']} vs RL alone {s['rl_alone']['late']}",
-         _verdict(_side(s["rl+kl"]["late"], s["rl_alone"]["late"], "lower"))),
-    ]
     early_cmp = {g: _at_least(s[g]["early"], s["rl+kl"]["early"]) for g in GATED}
     late_cmp = {g: _at_least(s[g]["late"], s["rl_alone"]["late"]) for g in GATED}
+    harmful_gates = [g for g in HARMFUL_METHODS if g not in ("rl+kl", "kl_only")]
+    near = {g: _at_least(h[g]["auc"], s["rl_alone"]["auc"]) for g in harmful_gates}
+    why = _why(r, s, h, c, early_cmp, late_cmp, near)
+    kl_only_late = s["kl_only"]["late"]
+    claims = [
+        Claim("KL only plateaus near the teacher",
+              f"KL only late {kl_only_late} vs teacher {fmt(good_mean)} ± {fmt(good_std)}",
+              _verdict(abs(kl_only_late.point - good_mean) <= good_std)),
+        Claim("RL + KL helps early",
+              f"early: RL + KL {s['rl+kl']['early']} vs RL alone {s['rl_alone']['early']}",
+              _verdict(_side(s["rl+kl"]["early"], s["rl_alone"]["early"], "higher"))),
+        Claim("RL + KL falls behind RL alone later",
+              f"late: RL + KL {s['rl+kl']['late']} vs RL alone {s['rl_alone']['late']}",
+              _verdict(_side(s["rl+kl"]["late"], s["rl_alone"]["late"], "lower"))),
+    ]
     for text, part, versus, cmp in (
             ("Gated methods are at least as fast as RL + KL early", "early", "rl+kl", early_cmp),
             ("Gated methods are at least as good as RL alone late", "late", "rl_alone",
              late_cmp)):
         lower = [g for g, v in cmp.items() if v == "lower"]
-        claims.append((text, "; ".join(f"{g} {fmt(s[g][part].point)} ({cmp[g]})" for g in GATED)
-                       + f"; {versus} {fmt(s[versus][part].point)}",
-                       "differs for " + ", ".join(lower) if lower else "agrees"))
-    harmful_gates = [g for g in HARMFUL_METHODS if g not in ("rl+kl", "kl_only")]
+        claims.append(Claim(
+            text, "; ".join(f"{g} {fmt(s[g][part].point)} ({cmp[g]})" for g in GATED)
+            + f"; {versus} {fmt(s[versus][part].point)}",
+            "differs for " + ", ".join(lower) if lower else "agrees", " ".join(why[part])))
     dragged = _side(h["rl+kl"]["auc"], s["rl_alone"]["auc"], "lower")
-    near = {g: _at_least(h[g]["auc"], s["rl_alone"]["auc"]) for g in harmful_gates}
     below = [g for g, v in near.items() if v == "lower"]
     kept = [g for g in harmful_gates if g not in below]
     if dragged is not True or not kept:
@@ -408,12 +410,13 @@ def report(task: ControlTask, figures: Path, record_path: Path | None = None
         harmful_verdict = "agrees" if not below else (
             f"partly: {', '.join(kept)} {_verb(kept, 'stays', 'stay')} near RL alone, "
             f"{', '.join(below)} {_verb(below, 'falls', 'fall')} below it")
-    claims.append(("Harmful teacher: RL + KL is dragged down, the gates stay near RL alone",
-                   f"AUC: RL alone {fmt(base_auc)}, RL + KL {fmt(h['rl+kl']['auc'].point)}; "
-                   + "; ".join(f"{g} {fmt(h[g]['auc'].point)} ({near[g]})"
-                               for g in harmful_gates), harmful_verdict))
-    claim_rows = "\n".join(f"| {a} | {b} | {v} |" for a, b, v in claims)
-    why = _why(r, s, h, c, early_cmp, late_cmp, near)
+    claims.append(Claim(
+        "Harmful teacher: RL + KL is dragged down, the gates stay near RL alone",
+        f"AUC: RL alone {fmt(base_auc)}, RL + KL {fmt(h['rl+kl']['auc'].point)}; "
+        + "; ".join(f"{g} {fmt(h[g]['auc'].point)} ({near[g]})" for g in harmful_gates),
+        harmful_verdict, " ".join(why["harmful"])))
+    claim_rows = "\n".join(f"| {c.text} | {c.measured} | {c.verdict} |" for c in claims)
+    why_items = [w for part in ("early", "late", "harmful") for w in why[part]]
     text = f"""## {task.title}: an imperfect teacher, gated
 
 Made by `{m["command"]}` ({m["hardware"]}). {task.settings}, `gate.reference=policy`;
@@ -474,7 +477,7 @@ can add:
 
 ### Why some claims differ
 
-{chr(10).join("- " + w for w in why) or "All claims above agree."}
+{chr(10).join("- " + w for w in why_items) or "All claims above agree."}
 """
     return text, claims
 
@@ -484,21 +487,24 @@ def _verb(subjects: list[str], one: str, many: str) -> str:
 
 
 def _why(r: Results, s: dict, h: dict, c: dict, early_cmp: dict, late_cmp: dict,
-         near: dict) -> list[str]:
-    """Explanations, from the gates' statistics, of the gated methods that differ."""
-    why = []
+         near: dict) -> dict[str, list[str]]:
+    """Explanations, from the gates' statistics, of the gated methods that differ: those
+    slower than RL + KL early ("early"), below RL alone late ("late") and below it with the
+    harmful teacher ("harmful")."""
+    why: dict[str, list[str]] = {"early": [], "late": [], "harmful": []}
     for g in (g for g in GATED if early_cmp[g] == "lower"):
         weight = r.mean("good", g, "gate/weight", "early")
         cosine = r.mean("good", g, "gate/cosine", "early")
         against = ("the EMA of the main gradient" if g.endswith("_ema") else
                    "each minibatch's main gradient")
-        why.append(f"{g} is slower than RL + KL early: it passes on average {fmt(weight)} of "
-                   f"λ·g_KL's norm over the first {EARLY:.0%} (RL + KL: 1), its cosine with "
-                   f"{against} being {cosine:+.2f} on average there: "
-                   + ("the teacher's gradient mostly disagrees with PPO's even while the "
-                      "teacher is ahead." if cosine < 0 else
-                      "the two agree on average, but the gate still drops the part of g_KL "
-                      "that conflicts on each step."))
+        why["early"].append(
+            f"{g} is slower than RL + KL early: it passes on average {fmt(weight)} of "
+            f"λ·g_KL's norm over the first {EARLY:.0%} (RL + KL: 1), its cosine with "
+            f"{against} being {cosine:+.2f} on average there: "
+            + ("the teacher's gradient mostly disagrees with PPO's even while the teacher is "
+               "ahead." if cosine < 0 else
+               "the two agree on average, but the gate still drops the part of g_KL that "
+               "conflicts on each step."))
     for g in (g for g in GATED if late_cmp[g] == "lower"):
         cosine = r.mean("good", g, "gate/cosine", "late")
         text = (f"{g} ends below RL alone ({fmt(s[g]['late'].point)} vs "
@@ -509,20 +515,20 @@ def _why(r: Results, s: dict, h: dict, c: dict, early_cmp: dict, late_cmp: dict,
             text += (f"; with the uniform teacher (no information) the same gate's AUC is "
                      f"{fmt(c[g]['auc'].point)} against RL alone's "
                      f"{fmt(s['rl_alone']['auc'].point)}")
-        why.append(text + ".")
+        why["late"].append(text + ".")
     for g in (g for g, v in near.items() if v == "lower"):
         weight = r.mean("harmful", g, "gate/weight", "early")
         head = (f"With the harmful teacher {g} falls below RL alone (AUC "
                 f"{fmt(h[g]['auc'].point)} vs {fmt(s['rl_alone']['auc'].point)}): ")
         if g.startswith("cosine"):
-            why.append(head + f"it still passes {fmt(weight)} of λ·g_KL early, its cosine "
-                       f"being {r.mean('harmful', g, 'gate/cosine', 'early'):+.2f} on average: "
-                       "on many noisy minibatches the harmful teacher's gradient happens to "
-                       "agree with PPO's.")
+            why["harmful"].append(
+                head + f"it still passes {fmt(weight)} of λ·g_KL early, its cosine being "
+                f"{r.mean('harmful', g, 'gate/cosine', 'early'):+.2f} on average: on many noisy "
+                "minibatches the harmful teacher's gradient happens to agree with PPO's.")
         else:
-            why.append(head + f"it keeps the part of g_KL orthogonal to the main gradient "
-                       f"({fmt(weight)} of λ·g_KL's norm early), and that part still pulls the "
-                       "policy towards the harmful teacher in directions PPO's loss is locally "
-                       "indifferent to: a per-step conflict test cannot see harm that builds "
-                       "up there.")
+            why["harmful"].append(
+                head + f"it keeps the part of g_KL orthogonal to the main gradient "
+                f"({fmt(weight)} of λ·g_KL's norm early), and that part still pulls the policy "
+                "towards the harmful teacher in directions PPO's loss is locally indifferent "
+                "to: a per-step conflict test cannot see harm that builds up there.")
     return why

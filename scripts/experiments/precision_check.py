@@ -1,13 +1,15 @@
 """Does PPO learn Breakout as well with ``agent.precision=bf16`` (the torso under bfloat16
-autocast, 1.66x faster on this CPU) as with fp32? RL alone, the first ``--steps`` agent steps of
-``configs/breakout.yaml``'s schedule, against the fp32 RL-alone runs of the Breakout teacher
-experiment (same config, same seeds).
+autocast, 1.66x faster on a CPU with AMX / AVX512-BF16) as with fp32? RL alone, the first
+``--steps`` agent steps of ``configs/breakout.yaml``'s schedule, against the fp32 RL-alone runs
+of the Breakout teacher experiment (same config, same seeds).
 
     python scripts/experiments/precision_check.py [--seeds 1] [--steps 500000]
 
 Runs live in ``agents/experiments/precision_check/rl_alone_bf16__seed<seed>`` (committed, resumed
-like the Breakout experiment's). An experiment that runs in bf16 (all its runs, so that its
-methods stay comparable) cites this check.
+like the Breakout experiment's). The report also sets the multi-task experiment's cosine seed 1,
+which was first trained in bf16 (``multitask_cosine_bf16__seed1`` here, kept when that
+experiment moved to fp32 because machines without native bf16 emulate it 9x slower than fp32),
+against its fp32 run.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import sys
 from pathlib import Path
 
 import breakout_teacher
+import multitask_teacher
 import numpy as np
 from common import RunSpec, reached_curves, reached_steps, run_in_checkout, teacher_runs
 
@@ -31,14 +34,20 @@ def planned_runs(seeds: list[int], steps: int) -> list[RunSpec]:
                         breakout_teacher.CONFIG, seeds, steps)
 
 
-def _row(label: str, directories: list[Path], seeds: list[int], steps: int) -> str:
-    score, found = reached_curves(directories, "charts/episodic_return", steps, steps // BIN)
+def _row(label: str, directories: list[Path], seeds: list[int], steps: int,
+         tags: tuple[str, ...] = ("charts/episodic_return",)) -> str:
+    """A table row: the seeds found with the step each reached, then early / late of each tag."""
+    _, found = reached_curves(directories, "charts/episodic_return", steps, steps // BIN)
     if not found:
-        return f"| {label} | not run yet | | |"
+        return f"| {label} | not run yet |" + " |" * 2 * len(tags)
     reached = reached_steps([directories[i] for i in found])
-    early, late = breakout_teacher.early_late(score, reached, steps)
+    cells = []
+    for tag in tags:
+        values, _ = reached_curves(directories, tag, steps, steps // BIN)
+        early, late = breakout_teacher.early_late(values, reached, steps)
+        cells += [f"{early:.3g}", "–" if np.isnan(late) else f"{late:.3g}"]
     runs = ", ".join(f"{seeds[i]} ({r:,})" for i, r in zip(found, reached, strict=True))
-    return f"| {label} | {runs} | {early:.1f} | {'–' if np.isnan(late) else f'{late:.1f}'} |"
+    return f"| {label} | {runs} | " + " | ".join(cells) + " |"
 
 
 def report(seeds: tuple[int, ...] = (1,), steps: int = 500_000) -> str:
@@ -46,6 +55,13 @@ def report(seeds: tuple[int, ...] = (1,), steps: int = 500_000) -> str:
     bf16 = _row("bf16", [RUNS / f"rl_alone_bf16__seed{s}" for s in seeds], list(seeds), steps)
     fp32 = _row("fp32", [breakout_teacher.run_dir("rl_alone", s) for s in seeds], list(seeds),
                 steps)
+    tags = tuple(f"{what}/{game}" for game in multitask_teacher.GAMES
+                 for what in ("charts/episodic_return", "gate/weight"))
+    multitask = [_row(label, [directory], [1], steps, tags) for label, directory in (
+        ("fp32", multitask_teacher.RUNS / "cosine__seed1"),
+        ("bf16", RUNS / "multitask_cosine_bf16__seed1"))]
+    header = " | ".join(f"{game} {what} {part}" for game in ("Breakout", "Ms. Pac-Man")
+                        for what in ("score", "gate weight") for part in ("early", "late"))
     return f"""## Breakout in bf16 against fp32 (precision check)
 
 Made by `python scripts/experiments/precision_check.py --seeds {len(seeds)} --steps {steps}`:
@@ -53,12 +69,21 @@ PPO alone on Breakout, the first {steps:,} agent steps of `configs/breakout.yaml
 with the torso under bfloat16 autocast (`agent.precision=bf16`), against the fp32 RL-alone runs
 of the same seeds from the Breakout experiment. Early = mean score over the first 100k steps,
 late = over the last 50k of {steps:,} (the runs that reached it); the speed-up is measured by
-`scripts/bench_throughput.py` (docs/PERFORMANCE.md: 1.66x for PPO alone).
+`scripts/bench_throughput.py` (docs/PERFORMANCE.md: 1.66x for PPO alone on a CPU with AMX /
+AVX512-BF16; a CPU without them emulates bfloat16, 9x slower than fp32 on this project's AMD EPYC
+machines, which is why the experiments here run in fp32).
 
 | precision | seeds (steps reached) | early score | late score |
 |---|---|---:|---:|
 {fp32}
 {bf16}
+
+The multi-task experiment's cosine gate, seed 1 (below), in both precisions: its fp32 run
+against the bf16 run made before that experiment moved to fp32 (same settings otherwise).
+
+| precision | seed (steps reached) | {header} |
+|---|---|---:|---:|---:|---:|---:|---:|---:|---:|
+{chr(10).join(multitask)}
 """
 
 
