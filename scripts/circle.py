@@ -183,6 +183,13 @@ def verdicts(paths: Paths, args: argparse.Namespace) -> list[str]:
         steps["projection"] < steps[g] for g in cosines)
     misses = [f"{g} from {show(start, 1)} ends at {show(paths[g, start][-1])}"
               for g in cosines for start in CIRCLE_STARTS[1:] if not reaches(g, start)]
+    stalled = [f"{g} from {show(start, 1)}" for g in cosines for start in CIRCLE_STARTS
+               if not reaches(g, start) and np.allclose(np.abs(paths[g, start][-1]),
+                                                        STALL, atol=0.01)]
+    why = (" Why: " + ", ".join(stalled) + " stall at (1/2, ±√3/2), where ∇L_aux is tangent to "
+           "the circle, so cos(∇L_main, ∇L_aux) and with it the weight max(0, cos) tend to 0 on "
+           "both sides of the circle; only Adam's oscillation across the circle can carry the "
+           "point past it." if stalled else "")
     lines = [
         "Claims (reaching (1, 0) means ending within "
         f"{tol} of it):",
@@ -198,11 +205,8 @@ def verdicts(paths: Paths, args: argparse.Namespace) -> list[str]:
             "but projection is quicker (blog Fig. 4): settled at step "
             + ", ".join(f"{g} {'never' if t is None else t}" for g, t in when.items()) + "."),
         say(not misses, "the same holds from the other starts (blog)"
-            + (": " + "; ".join(misses) + "." if misses else ".")),
+            + (": " + "; ".join(misses) + "." + why if misses else ".")),
     ]
-    stalled = [f"{g} from {show(start, 1)}" for g in cosines for start in CIRCLE_STARTS
-               if not reaches(g, start) and np.allclose(np.abs(paths[g, start][-1]),
-                                                        STALL, atol=0.01)]
     fixed_point = ((1 + 2 * args.lam) / (1 + args.lam), 0.0)
     off = max(np.hypot(*(paths["multitask", start][-1] - fixed_point)) for start in CIRCLE_STARTS)
     lines += ["", f"Multitask ends at most {off:.2g} from its fixed point {show(fixed_point)}."]
@@ -211,11 +215,6 @@ def verdicts(paths: Paths, args: argparse.Namespace) -> list[str]:
                       "settle exactly at a minimum (as its second-moment estimate decays, the "
                       "step grows until the iterate oscillates), which is also why some "
                       "'settled at' steps are late.")
-    if stalled:
-        lines += ["", "Stalled at (1/2, ±√3/2): " + ", ".join(stalled) + ". There ∇L_aux is "
-                  "tangent to the circle, so cos(∇L_main, ∇L_aux) and with it the weight "
-                  "max(0, cos) tend to 0 on both sides of the circle; only Adam's oscillation "
-                  "across the circle can carry the point past it."]
     return lines
 
 

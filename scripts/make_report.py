@@ -158,7 +158,8 @@ def supervised_section(rerun: bool) -> tuple[str, list[tuple[str, Claim]]]:
 def paper_claims(text: str) -> list[Claim]:
     """The claims of a supervised report's bulleted comparison with the paper: bullets
     ``- **claim** measured ... Holds / Does not hold / Partly holds ...`` (what follows the
-    measurement is the why) or ``- **Reproduced**: claim`` / ``- **Not reproduced**: claim``."""
+    measurement is the why) or ``- **Reproduced**: claim`` / ``- **Not reproduced**: claim
+    Why: ...``."""
     found, heading = [], ""
     for line in text.splitlines():
         if line.startswith("#"):
@@ -168,8 +169,9 @@ def paper_claims(text: str) -> list[Claim]:
             continue
         head, rest = match.groups()
         if head in ("Reproduced", "Not reproduced"):
-            found.append(Claim(rest, "see the section", "agrees" if head == "Reproduced"
-                               else "differs"))
+            claim, _, why = rest.partition(" Why: ")
+            found.append(Claim(claim, "see the section", "agrees" if head == "Reproduced"
+                               else "differs", why))
             continue
         verdict = re.search(r"(Does not hold|Partly holds|Holds)", rest)
         if verdict is None:

@@ -166,6 +166,7 @@ def test_report_reads_the_claims_of_a_supervised_report():
 - **Unrelated aux hurts multitask.** Worse by +0.15 [+0.14, +0.16]. Holds.
 - **Projection beats multitask.** -0.002 [-0.009, +0.004]. Does not hold at the best λ.
 - **Reproduced**: projection reaches (1, 0) from every start.
+- **Not reproduced**: cosine reaches it too: it ends at (0.5, 0.87). Why: it stalls.
 - **Why projection rarely acts here.** The cosine is +0.27 on average.
 ### Comparison with the paper (full batch)
 - **Similar aux helps.** Partly holds.
@@ -175,6 +176,8 @@ def test_report_reads_the_claims_of_a_supervised_report():
         ("Projection beats multitask", "-0.002 [-0.009, +0.004].", "differs",
          "Does not hold at the best λ."),
         ("projection reaches (1, 0) from every start.", "see the section", "agrees", ""),
+        ("cosine reaches it too: it ends at (0.5, 0.87).", "see the section", "differs",
+         "it stalls."),
         ("Similar aux helps (full batch)", "the claims above", "partly", "")]
 
 

@@ -6,9 +6,11 @@ multitask RL + KL, and per-game cosine gating (each game's KL against that game'
 ``configs/multitask.yaml`` (8 envs of each game, the ALE's 18 actions, a policy and value head
 per game, shared Nature-CNN torso), the first ``--steps`` agent steps (both games together) of
 its 20M-step schedule, teacher ``teachers/breakout_ppo_350k`` mapped into the 18 actions by
-ALE action meaning, lambda = LAM. The poster's claim: Ms. Pac-Man ignores the Breakout teacher
-(its gate weight falls) while Breakout uses it. Runs live in
-``agents/experiments/multitask_teacher/<method>__seed<seed>`` and are committed as they go.
+ALE action meaning, lambda = LAM, fp32. The poster's claims: multitask RL learns Ms. Pac-Man
+at the expense of Breakout; RL + KL helps Breakout but hurts Ms. Pac-Man; with the cosine gate
+Ms. Pac-Man ignores the teacher (its gate weight stays below Breakout's) and both games learn
+well. Runs live in ``agents/experiments/multitask_teacher/<method>__seed<seed>`` and are
+committed as they go.
 """
 
 from __future__ import annotations
@@ -97,9 +99,10 @@ Made by `python scripts/experiments/multitask_teacher.py --seeds {len(seeds)} --
 (CPU only; continued across sessions from committed checkpoints). Each run is the first
 {steps:,} agent steps (both games) of `configs/multitask.yaml`'s schedule; teacher `{TEACHER}`,
 λ = {LAM:g}, each game's KL gated against that game's policy loss; fp32. Early = first 100k
-steps, late =
-last 50k of {steps:,} (the seeds that reached it; –: none yet). Claims are measured on the
-seeds that reached {steps:,} steps; while some have not, their verdicts say "so far".
+steps, late = last 50k of {steps:,} (the seeds that reached it; –: none yet). Claims are
+measured on the seeds that reached {steps:,} steps; while some have not, their verdicts say
+"so far". Single-task reference for Breakout: the Breakout experiment's RL alone over the same
+Breakout steps (each game gets half of a multi-task run's steps).
 
 ![multi-task](figures/multitask_teacher.png)
 
