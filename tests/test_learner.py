@@ -95,7 +95,7 @@ def test_plain_sum_shortcut_gives_the_gated_paths_weights(env_id, monkeypatch, t
         stats = learner.learn(rollout)
         env.close()
         assert math.isfinite(stats["gate/cosine"])
-        assert stats["gate/weight"] == pytest.approx(1.0)  # a mean of per-game ones, in fp32
+        assert stats["gate/weight"] == pytest.approx(1.0)  # <u - g_main, g_aux> / (λ|g_aux|²)
         learners.append(learner)
     shortcut, gated = learners
     for (name, a), b in zip(shortcut.agent.state_dict().items(),

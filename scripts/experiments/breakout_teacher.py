@@ -24,7 +24,7 @@ from common import (
     INFLUENCE_HEADER,
     Claim,
     RunSpec,
-    claim_verdict,
+    measured_claim,
     passing_bin,
     reached_curves,
     reached_steps,
@@ -177,10 +177,8 @@ def _claims(summary: dict[str, tuple[float, float]], weights: dict[str, tuple[fl
                 f"{base_late:.1f}")
 
     def claim(text: str, methods: tuple[str, ...], holds, describe) -> Claim:
-        if any(np.isnan(summary.get(m, (np.nan, np.nan))[1]) for m in methods):
-            return Claim(text, "runs not finished", claim_verdict(None, unfinished))
-        return Claim(text, describe(),
-                     claim_verdict(holds(), [m for m in unfinished if m in methods]))
+        ready = not any(np.isnan(summary.get(m, (np.nan, np.nan))[1]) for m in methods)
+        return measured_claim(text, methods, unfinished, ready, describe, holds)
 
     def cosine_uses_then_ignores() -> bool:
         (early, late), (weight_early, weight_late) = summary["cosine"], weights["cosine"]

@@ -15,7 +15,7 @@ import numpy as np
 
 from rl_auxgrad.runs import RunSpec, finished, run_one, scalars, window_mean
 
-__all__ = ["INFLUENCE_HEADER", "Claim", "RunSpec", "binned", "claim_verdict", "finished",
+__all__ = ["INFLUENCE_HEADER", "Claim", "RunSpec", "binned", "finished", "measured_claim",
            "passing_bin", "reached_curves", "reached_steps", "run_all", "run_in_checkout",
            "run_one", "scalars", "teacher_runs", "window_mean"]
 
@@ -130,11 +130,15 @@ class Claim(NamedTuple):
     why: str = ""
 
 
-def claim_verdict(holds: bool | None, unfinished: list[str]) -> str:
-    """A claim's verdict: "agrees" / "differs", with "so far" and the methods still short of
-    their seeds or budget while an experiment is in progress; "not measured yet" when
-    ``holds`` is None (a method it needs has no run at the budget)."""
-    if holds is None:
-        return "not measured yet"
-    word = "agrees" if holds else "differs"
-    return word if not unfinished else f"{word} so far ({', '.join(unfinished)} not finished)"
+def measured_claim(text: str, methods: tuple[str, ...], unfinished: list[str], ready: bool,
+                   measured: Callable[[], str], holds: Callable[[], bool]) -> Claim:
+    """A claim of an experiment in progress: "not measured yet" until ``ready`` (every method
+    in ``methods`` has a run at the budget), then ``measured()`` and "agrees" / "differs" by
+    ``holds()``, with "so far" while any of ``methods`` is still short of its seeds or budget
+    (in ``unfinished``)."""
+    if not ready:
+        return Claim(text, "runs not finished", "not measured yet")
+    word = "agrees" if holds() else "differs"
+    short = [m for m in unfinished if m in methods]
+    return Claim(text, measured(),
+                 word if not short else f"{word} so far ({', '.join(short)} not finished)")

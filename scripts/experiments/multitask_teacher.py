@@ -26,7 +26,7 @@ from breakout_teacher import early_late
 from common import (
     Claim,
     RunSpec,
-    claim_verdict,
+    measured_claim,
     reached_curves,
     reached_steps,
     run_in_checkout,
@@ -131,11 +131,10 @@ def _claims(summary: dict[tuple[str, str], tuple[float, float]], single_breakout
 
     def claim(text: str, methods: tuple[str, ...], numbers: dict[str, float], holds
               ) -> Claim:
-        if any(np.isnan(v) for v in numbers.values()):
-            return Claim(text, "runs not finished", claim_verdict(None, unfinished))
-        measured = "late: " + ", ".join(f"{k} {v:.3g}" for k, v in numbers.items())
-        return Claim(text, measured, claim_verdict(holds(numbers),
-                                                   [m for m in unfinished if m in methods]))
+        return measured_claim(
+            text, methods, unfinished, not any(np.isnan(v) for v in numbers.values()),
+            lambda: "late: " + ", ".join(f"{k} {v:.3g}" for k, v in numbers.items()),
+            lambda: holds(numbers))
 
     score, weight = "charts/episodic_return", "gate/weight"
     mt, kl = "multitask_rl", "multitask_rl+kl"

@@ -37,13 +37,13 @@ def planned_runs(seeds: list[int], steps: int) -> list[RunSpec]:
 def _row(label: str, directories: list[Path], seeds: list[int], steps: int,
          tags: tuple[str, ...] = ("charts/episodic_return",)) -> str:
     """A table row: the seeds found with the step each reached, then early / late of each tag."""
-    _, found = reached_curves(directories, "charts/episodic_return", steps, steps // BIN)
+    curves = [reached_curves(directories, tag, steps, steps // BIN) for tag in tags]
+    found = curves[0][1]  # the same runs for every tag: those that logged an episode
     if not found:
         return f"| {label} | not run yet |" + " |" * 2 * len(tags)
     reached = reached_steps([directories[i] for i in found])
     cells = []
-    for tag in tags:
-        values, _ = reached_curves(directories, tag, steps, steps // BIN)
+    for values, _ in curves:
         early, late = breakout_teacher.early_late(values, reached, steps)
         cells += [f"{early:.3g}", "–" if np.isnan(late) else f"{late:.3g}"]
     runs = ", ".join(f"{seeds[i]} ({r:,})" for i, r in zip(found, reached, strict=True))
