@@ -267,12 +267,20 @@ def test_multitask_claims_compare_per_game_scores_and_gate_weights():
                for g, v in zip(games, scores, strict=True)}
         out.update({("cosine", f"gate/weight/{g}"): (0.1, w)
                     for g, w in zip(games, weights, strict=True)})
+        out.update({(m, f"{tag}/MsPacman"): (0.0, 0.02) for m in ("multitask_rl+kl", "cosine")
+                    for tag in ("gate/cosine", "losses/teacher_kl")})
         return out
 
-    poster = summary(mt=(3, 500), kl=(6, 300), cos=(7, 480), weights=(0.3, 0.05))
+    poster = summary(mt=(3, 500), kl=(6, 300), cos=(7, 500), weights=(0.3, 0.05))
     claims = multitask_teacher._claims(poster, 8.0, [])
     assert [c.verdict for c in claims] == ["agrees"] * 3
     assert "cosine gate weight Ms. Pac-Man 0.05" in claims[2].measured
+    assert all(c.why == "" for c in claims)
+    # the gate shields Ms. Pac-Man from most of the teacher's harm, but not all of it
+    *_, cosine = multitask_teacher._claims(summary((3, 500), (6, 300), (7, 450), (0.3, 0.05)),
+                                           8.0, [])
+    assert cosine.verdict == "partly"
+    assert "recovers 75% of the score RL + KL loses" in cosine.why
     # Ms. Pac-Man passing more of the Breakout teacher than Breakout does: not ignored
     claims = multitask_teacher._claims(summary((3, 500), (6, 300), (7, 480), (0.1, 0.2)), 8.0,
                                        ["multitask_rl"])

@@ -131,14 +131,15 @@ class Claim(NamedTuple):
 
 
 def measured_claim(text: str, methods: tuple[str, ...], unfinished: list[str], ready: bool,
-                   measured: Callable[[], str], holds: Callable[[], bool]) -> Claim:
+                   measured: Callable[[], str], holds: Callable[[], bool],
+                   partly: Callable[[], bool] | None = None) -> Claim:
     """A claim of an experiment in progress: "not measured yet" until ``ready`` (every method
-    in ``methods`` has a run at the budget), then ``measured()`` and "agrees" / "differs" by
-    ``holds()``, with "so far" while any of ``methods`` is still short of its seeds or budget
-    (in ``unfinished``)."""
+    in ``methods`` has a run at the budget), then ``measured()`` and "agrees" / "partly" /
+    "differs" by ``holds()`` and ``partly()``, with "so far" while any of ``methods`` is still
+    short of its seeds or budget (in ``unfinished``)."""
     if not ready:
         return Claim(text, "runs not finished", "not measured yet")
-    word = "agrees" if holds() else "differs"
+    word = "agrees" if holds() else "partly" if partly is not None and partly() else "differs"
     short = [m for m in unfinished if m in methods]
     return Claim(text, measured(),
                  word if not short else f"{word} so far ({', '.join(short)} not finished)")
