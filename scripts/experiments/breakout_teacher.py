@@ -128,13 +128,13 @@ last 50k of {steps:,} (the seeds that reached it; –: none yet); gate weight an
 |---|---|---:|---:|---:|---:|
 {chr(10).join(rows)}
 
+Claims are measured on the seeds that reached {steps:,} steps; while some have not, their
+verdicts say "so far".
+
 **The teacher's influence as the student passes it.** Per method: the 25k-step bin from which
 its mean score (over the seeds run so far, up to the step all have reached) stays above the
 teacher's {TEACHER_SCORE:g}, and the mean gate weight (share of λ·g_KL applied), gate cosine and
 teacher KL before → after that bin (RL alone, for reference: when PPO alone passes it).
-
-Claims are measured on the seeds that reached {steps:,} steps; while some have not, their
-verdicts say "so far".
 
 {INFLUENCE_HEADER}
 {chr(10).join(influence) or "| (no run with a teacher yet) | | | | |"}
