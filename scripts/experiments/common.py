@@ -132,14 +132,17 @@ class Claim(NamedTuple):
 
 def measured_claim(text: str, methods: tuple[str, ...], unfinished: list[str], ready: bool,
                    measured: Callable[[], str], holds: Callable[[], bool],
-                   partly: Callable[[], bool] | None = None) -> Claim:
+                   partly: Callable[[], bool] | None = None,
+                   why: Callable[[], str] | None = None) -> Claim:
     """A claim of an experiment in progress: "not measured yet" until ``ready`` (every method
     in ``methods`` has a run at the budget), then ``measured()`` and "agrees" / "partly" /
     "differs" by ``holds()`` and ``partly()``, with "so far" while any of ``methods`` is still
-    short of its seeds or budget (in ``unfinished``)."""
+    short of its seeds or budget (in ``unfinished``); ``why()`` explains a claim that does not
+    agree."""
     if not ready:
         return Claim(text, "runs not finished", "not measured yet")
     word = "agrees" if holds() else "partly" if partly is not None and partly() else "differs"
     short = [m for m in unfinished if m in methods]
     return Claim(text, measured(),
-                 word if not short else f"{word} so far ({', '.join(short)} not finished)")
+                 word if not short else f"{word} so far ({', '.join(short)} not finished)",
+                 why() if why is not None and word != "agrees" else "")
