@@ -1,6 +1,6 @@
 """Write docs/RESULTS.md (and its figures under docs/figures/) from the runs' tensorboard events.
 
-    python scripts/make_report.py [--skip-supervised]
+    python -m scripts.make_report [--skip-supervised]
 
 Every number and curve comes from the runs of the experiment scripts: the CartPole and MinAtar
 sections from their records (docs/data/<task>_teacher.npz, binned curves of every run, written
@@ -25,14 +25,15 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).parent / "experiments"))
-import breakout_teacher
-import cartpole_teacher
-import control_teacher
-import minatar_teacher
-import multitask_teacher
-import precision_check
-from common import Claim, scalars, window_mean
+from scripts.experiments import (
+    breakout_teacher,
+    cartpole_teacher,
+    control_teacher,
+    minatar_teacher,
+    multitask_teacher,
+    precision_check,
+)
+from scripts.experiments.common import Claim, scalars, window_mean
 
 ROOT = Path(__file__).parents[1]
 DOCS = ROOT / "docs"
@@ -146,7 +147,7 @@ def supervised_section(rerun: bool) -> tuple[str, list[tuple[str, Claim]]]:
     parts, claims = ["## Supervised gating (the core without RL)\n"], []
     for name, args in SUPERVISED.items():
         if rerun:
-            subprocess.run([sys.executable, f"scripts/{name}.py", *args],
+            subprocess.run([sys.executable, "-m", f"scripts.{name}", *args],
                            cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
         text = (DOCS / "supervised" / f"{name}.md").read_text()
         text = re.sub(r"^(#+) ", r"##\1 ", text, flags=re.MULTILINE)
@@ -234,7 +235,7 @@ def main(argv: list[str] | None = None) -> int:
              for claim in breakout_claims]
     rows += [("Du et al. (2018), RL: multi-task Breakout + Ms. Pac-Man", claim)
              for claim in multitask_claims]
-    text = "# Results\n\nWritten by `python scripts/make_report.py` from the runs' event files.\n\n"
+    text = "# Results\n\nWritten by `python -m scripts.make_report` from the runs' event files.\n\n"
     text += "\n".join([*(section for _, section, _ in controls), breakout,
                         precision_check.report(), multitask,
                         breakout_section(), sweep_section(), supervised,

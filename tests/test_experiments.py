@@ -3,10 +3,9 @@ the control-task experiment end to end at a tiny budget, the report's claim pars
 
 from __future__ import annotations
 
-import importlib.util
+import importlib
 import json
 import shutil
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -17,25 +16,19 @@ from torch.utils.tensorboard import SummaryWriter
 
 from rl_auxgrad import train as train_module
 from rl_auxgrad.runs import RunSpec, finished, run_one, scalars
+from scripts.experiments import (
+    aggregate,
+    breakout_teacher,
+    cartpole_teacher,
+    control_teacher,
+    minatar_teacher,
+    multitask_teacher,
+    precision_check,
+)
+from scripts.experiments.common import Claim, binned, passing_bin, run_all
 
 ROOT = Path(__file__).parents[1]
 CONFIG = str(ROOT / "configs" / "cartpole.yaml")
-sys.path.insert(0, str(ROOT / "scripts" / "experiments"))
-import aggregate  # noqa: E402
-import breakout_teacher  # noqa: E402
-import cartpole_teacher  # noqa: E402
-import control_teacher  # noqa: E402
-import minatar_teacher  # noqa: E402
-import multitask_teacher  # noqa: E402
-import precision_check  # noqa: E402
-from common import Claim, binned, passing_bin, run_all  # noqa: E402
-
-
-def _script(name: str):
-    spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def test_run_one_trains_skips_when_finished_and_resumes_when_interrupted(tmp_path):
@@ -155,12 +148,13 @@ def test_control_experiment_end_to_end_records_each_run_and_resumes(tmp_path, mo
 
 def test_control_report_of_an_unfinished_record_says_how_to_continue(tmp_path):
     text, claims = control_teacher.report(minatar_teacher.TASK, tmp_path, tmp_path / "none.npz")
-    assert "Not finished yet (0 runs recorded)" in text and "minatar_teacher.py" in text
+    assert "Not finished yet (0 runs recorded)" in text
+    assert "scripts.experiments.minatar_teacher" in text
     assert claims == []
 
 
 def test_report_reads_the_claims_of_a_supervised_report():
-    make_report = _script("make_report")
+    make_report = importlib.import_module("scripts.make_report")
     text = """# Toy
 ## Comparison with the paper
 - **Unrelated aux hurts multitask.** Worse by +0.15 [+0.14, +0.16]. Holds.
@@ -182,7 +176,7 @@ def test_report_reads_the_claims_of_a_supervised_report():
 
 
 def test_harmful_minatar_rule_moves_the_paddle_away_from_the_ball():
-    rules = _script("make_harmful_teacher")
+    rules = importlib.import_module("scripts.make_harmful_teacher")
     grid = torch.zeros(3, 10, 10, 4)
     grid[:, 9, 5, 0] = 1  # the paddle in column 5 of the bottom row
     grid[0, 3, 2, 1] = 1  # ball left of the paddle -> go right (action 2)
@@ -195,7 +189,7 @@ def test_harmful_minatar_rule_moves_the_paddle_away_from_the_ball():
 
 
 def test_harmful_rule_for_another_game_is_refused_before_anything_is_written(tmp_path, capsys):
-    rules = _script("make_harmful_teacher")
+    rules = importlib.import_module("scripts.make_harmful_teacher")
     out = tmp_path / "t"
     assert rules.main([str(ROOT / "teachers" / "minatar_breakout_ppo_100k"), "--rule",
                        "pushright", "--out", str(out)]) == 2
@@ -203,7 +197,7 @@ def test_harmful_rule_for_another_game_is_refused_before_anything_is_written(tmp
 
 
 def test_sweep_refuses_a_bad_gate_with_one_line_before_starting_ray(capsys):
-    sweep = _script("sweep")
+    sweep = importlib.import_module("scripts.sweep")
     assert sweep.main(["--config", CONFIG, "--gates", "cosine", "nonsense"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "gate.name" in err
@@ -212,7 +206,7 @@ def test_sweep_refuses_a_bad_gate_with_one_line_before_starting_ray(capsys):
 @pytest.mark.slow
 def test_sweep_runs_a_grid_through_ray_tune_into_the_run_layout(tmp_path, capsys):
     pytest.importorskip("ray")
-    sweep = _script("sweep")
+    sweep = importlib.import_module("scripts.sweep")
     assert sweep.main(["--config", CONFIG, "--gates", "multitask", "cosine", "--lams", "1",
                        "--seeds", "1", "--teacher", str(ROOT / "teachers" / "cartpole_ppo_12k"),
                        "--runs-dir", str(tmp_path), "total_steps=512"]) == 0
@@ -242,7 +236,7 @@ def test_atari_reports_say_what_has_not_run_yet(module, tmp_path, monkeypatch):
     text, claims = module.report(tmp_path)
     assert text.count("not run yet") == len(module.METHODS)
     assert all(claim.verdict == "not measured yet" for claim in claims)
-    assert (tmp_path / f"{module.__name__}.png").is_file()
+    assert (tmp_path / f"{module.__name__.rsplit('.', 1)[-1]}.png").is_file()
 
 
 def test_breakout_claims_say_so_far_until_every_method_they_compare_is_finished():
@@ -290,7 +284,7 @@ def test_multitask_claims_compare_per_game_scores_and_gate_weights():
 
 
 def test_the_report_says_why_a_claim_does_not_agree():
-    make_report = _script("make_report")
+    make_report = importlib.import_module("scripts.make_report")
     section = make_report.papers_section([
         ("Paper A", Claim("holds", "1 > 0", "agrees")),
         ("Paper A", Claim("gates are fast", "0.2 < 0.3", "differs", "the gate passes 0.1.")),

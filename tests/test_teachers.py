@@ -4,7 +4,7 @@ unsupported zips are refused with a reason; native cards are checked; swapping b
 from __future__ import annotations
 
 import hashlib
-import importlib.util
+import importlib
 import io
 import zipfile
 from pathlib import Path
@@ -35,13 +35,6 @@ CPU = torch.device("cpu")
 ROOT = Path(__file__).parents[1]
 CARTPOLE_CONFIG = ROOT / "configs" / "cartpole.yaml"
 Q_TEMPERATURE = 0.5
-
-
-def _script(name: str):
-    spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def _sb3_probs(model, obs: torch.Tensor) -> torch.Tensor:
@@ -230,7 +223,7 @@ def test_native_card_is_checked_against_the_game_and_the_action_set(tmp_path):
 
 
 def test_train_teacher_writes_a_card_whose_score_evaluate_reproduces(tmp_path, capsys):
-    script = _script("train_teacher")
+    script = importlib.import_module("scripts.train_teacher")
     out = tmp_path / "teacher"
     assert script.main(["--config", str(CARTPOLE_CONFIG), "--steps", "512", "--out", str(out),
                         "--why", "tiny", "--episodes", "3", "--runs-dir",

@@ -1,6 +1,6 @@
 """Breakout with the shipped imperfect teacher: RL, RL + KL, KL only, cosine, projection.
 
-    python scripts/experiments/breakout_teacher.py [--seeds 2] [--steps 500000] [--workers 1]
+    python -m scripts.experiments.breakout_teacher [--seeds 2] [--steps 500000] [--workers 1]
 
 Each run is the first ``--steps`` agent steps of the standard 10M-step PPO schedule of
 ``configs/breakout.yaml`` (learning rate annealed over 10M, as in the no-teacher evidence run
@@ -20,7 +20,8 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
-from common import (
+
+from scripts.experiments.common import (
     INFLUENCE_HEADER,
     Claim,
     RunSpec,
@@ -114,7 +115,7 @@ def report(figures: Path, seeds: tuple[int, ...] = (1, 2), steps: int = 500_000
     claims = _claims(summary, weights, [m for m in METHODS if m not in complete])
     text = f"""## Breakout with the imperfect teacher
 
-Made by `python scripts/experiments/breakout_teacher.py --seeds {len(seeds)} --steps {steps}`
+Made by `python -m scripts.experiments.breakout_teacher --seeds {len(seeds)} --steps {steps}`
 (CPU only, 2 cores; continued across sessions from committed checkpoints). Each run is the
 first {steps:,} agent steps of `configs/breakout.yaml`'s 10M-step PPO schedule; teacher
 `{TEACHER}` (9.0 ± 3.4), λ = {LAM:g}, gate on the shared parameters against the policy loss.

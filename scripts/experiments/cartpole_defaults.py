@@ -2,7 +2,7 @@
 with the shipped imperfect teacher (teachers/cartpole_ppo_12k, about 120 points), PPO and the
 shared 64-64 torso of configs/cartpole.yaml.
 
-    python scripts/experiments/cartpole_defaults.py [--seeds 1 2] [--steps 80000]
+    python -m scripts.experiments.cartpole_defaults [--seeds 1 2] [--steps 80000]
 
 Runs go to runs/defaults/ (finished runs are skipped, interrupted ones resume); the table goes
 to docs/cartpole_defaults.md. Per configuration: mean episodic return over the first quarter
@@ -18,7 +18,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from common import RunSpec, run_all, window_mean
+
+from scripts.experiments.common import RunSpec, run_all, window_mean
 
 ROOT = Path(__file__).parents[2]
 CONFIG = str(ROOT / "configs" / "cartpole.yaml")
@@ -68,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
                        "|---|---:|---:|---:|---:|", *rows])
     text = f"""# CartPole: measurements behind the learner's defaults
 
-Made by `python scripts/experiments/cartpole_defaults.py --seeds {' '.join(map(str, args.seeds))}
+Made by `python -m scripts.experiments.cartpole_defaults --seeds {' '.join(map(str, args.seeds))}
 --steps {args.steps}` ({platform.machine()}, CPU, torch {torch.__version__}). PPO with
 `configs/cartpole.yaml` (shared 64-64 tanh torso), teacher `{TEACHER}`, {args.steps:,} agent
 steps per run, seeds {', '.join(map(str, args.seeds))}; each number is the mean over seeds of the

@@ -1,6 +1,6 @@
 """CartPole with an imperfect teacher: the control-task experiment of ``control_teacher.py``.
 
-    python scripts/experiments/cartpole_teacher.py [--seeds 10] [--steps 100000] [--workers 2]
+    python -m scripts.experiments.cartpole_teacher [--seeds 10] [--steps 100000] [--workers 2]
 
 PPO with ``configs/cartpole.yaml`` (shared 64-64 tanh torso). Teachers:
 ``teachers/cartpole_ppo_37k`` (231.6 points; PPO alone reaches 500),
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import sys
 
-from control_teacher import ControlTask, main
+from scripts.experiments.control_teacher import ControlTask, main
 
 TASK = ControlTask(
     name="cartpole", title="CartPole", config="configs/cartpole.yaml",

@@ -31,8 +31,16 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
-from aggregate import Estimate, compare, fmt, iqm, plot_iqm_curves
-from common import INFLUENCE_HEADER, Claim, RunSpec, binned, passing_bin, run_all
+
+from scripts.experiments.aggregate import Estimate, compare, fmt, iqm, plot_iqm_curves
+from scripts.experiments.common import (
+    INFLUENCE_HEADER,
+    Claim,
+    RunSpec,
+    binned,
+    passing_bin,
+    run_all,
+)
 
 ROOT = Path(__file__).parents[2]
 METHODS: dict[str, tuple[str, ...]] = {
@@ -91,7 +99,7 @@ class ControlTask:
         return ROOT / "docs" / "data" / f"{self.name}_teacher.npz"
 
     def command(self, seeds: int, steps: int) -> str:
-        return (f"python scripts/experiments/{self.name}_teacher.py --seeds {seeds} "
+        return (f"python -m scripts.experiments.{self.name}_teacher --seeds {seeds} "
                 f"--steps {steps}")
 
 
@@ -215,7 +223,7 @@ def main(task: ControlTask, argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=task.record, help="the record")
     args = parser.parse_args(argv)
     run_experiment(task, args.seeds, args.steps, args.workers, args.runs_dir, args.out)
-    print(f"wrote {args.out}; python scripts/make_report.py turns it into docs/RESULTS.md")
+    print(f"wrote {args.out}; python -m scripts.make_report turns it into docs/RESULTS.md")
     return 0
 
 

@@ -1,7 +1,7 @@
 """MinAtar Breakout with an imperfect teacher: the control-task experiment of
 ``control_teacher.py`` on an Atari-like game that trains on CPU in minutes.
 
-    python scripts/experiments/minatar_teacher.py [--seeds 10] [--steps 250000] [--workers 2]
+    python -m scripts.experiments.minatar_teacher [--seeds 10] [--steps 250000] [--workers 2]
 
 PPO with ``configs/minatar_breakout.yaml`` (shared 64-64 torso on MinAtar's 400 boolean
 inputs). Teachers: ``teachers/minatar_breakout_ppo_100k`` (2.5 points; the same PPO
@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import sys
 
-from control_teacher import ControlTask, main
+from scripts.experiments.control_teacher import ControlTask, main
 
 TASK = ControlTask(
     name="minatar", title="MinAtar Breakout", config="configs/minatar_breakout.yaml",

@@ -1,7 +1,7 @@
 """Breakout + Ms. Pac-Man as one multi-task agent, with the Breakout teacher only: multitask RL,
 multitask RL + KL, and per-game cosine gating (each game's KL against that game's RL loss).
 
-    python scripts/experiments/multitask_teacher.py [--seeds 2] [--steps 500000] [--workers 1]
+    python -m scripts.experiments.multitask_teacher [--seeds 2] [--steps 500000] [--workers 1]
 
 ``configs/multitask.yaml`` (8 envs of each game, the ALE's 18 actions, a policy and value head
 per game, shared Nature-CNN torso), the first ``--steps`` agent steps (both games together) of
@@ -20,11 +20,12 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-import breakout_teacher
 import matplotlib.pyplot as plt
 import numpy as np
-from breakout_teacher import early_late
-from common import (
+
+from scripts.experiments import breakout_teacher
+from scripts.experiments.breakout_teacher import early_late
+from scripts.experiments.common import (
     Claim,
     RunSpec,
     measured_claim,
@@ -103,7 +104,7 @@ def report(figures: Path, seeds: tuple[int, ...] = (1, 2), steps: int = 500_000
     diagnostics_header = " | ".join(DIAGNOSTICS.values())
     text = f"""## Multi-task Breakout + Ms. Pac-Man with the Breakout teacher
 
-Made by `python scripts/experiments/multitask_teacher.py --seeds {len(seeds)} --steps {steps}`
+Made by `python -m scripts.experiments.multitask_teacher --seeds {len(seeds)} --steps {steps}`
 (CPU only; continued across sessions from committed checkpoints). Each run is the first
 {steps:,} agent steps (both games) of `configs/multitask.yaml`'s schedule; teacher `{TEACHER}`,
 λ = {LAM:g}, each game's KL gated against that game's policy loss; fp32. Early = first 100k

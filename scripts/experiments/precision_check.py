@@ -3,7 +3,7 @@ autocast, 1.66x faster on a CPU with AMX / AVX512-BF16) as with fp32? RL alone, 
 ``--steps`` agent steps of ``configs/breakout.yaml``'s schedule, against the fp32 RL-alone runs
 of the Breakout teacher experiment (same config, same seeds).
 
-    python scripts/experiments/precision_check.py [--seeds 1] [--steps 500000]
+    python -m scripts.experiments.precision_check [--seeds 1] [--steps 500000]
 
 Runs live in ``agents/experiments/precision_check/rl_alone_bf16__seed<seed>`` (committed, resumed
 like the Breakout experiment's). The report also sets the multi-task experiment's cosine seed 1,
@@ -18,10 +18,16 @@ import argparse
 import sys
 from pathlib import Path
 
-import breakout_teacher
-import multitask_teacher
 import numpy as np
-from common import RunSpec, reached_curves, reached_steps, run_in_checkout, teacher_runs
+
+from scripts.experiments import breakout_teacher, multitask_teacher
+from scripts.experiments.common import (
+    RunSpec,
+    reached_curves,
+    reached_steps,
+    run_in_checkout,
+    teacher_runs,
+)
 
 ROOT = Path(__file__).parents[2]
 RUNS = ROOT / "agents" / "experiments" / "precision_check"
@@ -64,7 +70,7 @@ def report(seeds: tuple[int, ...] = (1,), steps: int = 500_000) -> str:
                         for what in ("score", "gate weight") for part in ("early", "late"))
     return f"""## Breakout in bf16 against fp32 (precision check)
 
-Made by `python scripts/experiments/precision_check.py --seeds {len(seeds)} --steps {steps}`:
+Made by `python -m scripts.experiments.precision_check --seeds {len(seeds)} --steps {steps}`:
 PPO alone on Breakout, the first {steps:,} agent steps of `configs/breakout.yaml`'s schedule,
 with the torso under bfloat16 autocast (`agent.precision=bf16`), against the fp32 RL-alone runs
 of the same seeds from the Breakout experiment. Early = mean score over the first 100k steps,
