@@ -23,11 +23,12 @@ from safetensors.torch import save_file
 _STATE_KEY = "rl_auxgrad.state"
 
 
-def save_state(path: str | Path, state: Any) -> None:
-    """Writes ``state`` to ``path`` atomically (temporary file, fsync, rename)."""
+def save_state(path: str | Path, state: Any, header: dict[str, str] | None = None) -> None:
+    """Writes ``state`` to ``path`` atomically (temporary file, fsync, rename); ``header``
+    adds string fields to the file's metadata, readable without loading the tensors."""
     tensors: dict[str, torch.Tensor] = {}
     skeleton = _flatten(state, tensors)
-    save_tensors(path, tensors, {_STATE_KEY: json.dumps(skeleton)})
+    save_tensors(path, tensors, {**(header or {}), _STATE_KEY: json.dumps(skeleton)})
 
 
 def save_tensors(path: str | Path, tensors: dict[str, torch.Tensor],

@@ -142,7 +142,7 @@ class GateConfig:
 @dataclass
 class TrainConfig:
     name: str = ""
-    """Run name: runs/<name>/; empty derives one from env, gate and seed."""
+    """Run name: <runs_dir>/<name>/; empty derives one from env, gate and seed."""
     seed: int = 1
     total_steps: int = 10_000_000
     """Agent steps summed over environments (frames = 4x for Atari)."""
@@ -157,7 +157,8 @@ class TrainConfig:
     torch's default and 7.6 s with one thread each; one run alone took 6.7 s either way."""
     checkpoint_every: int = 100_000
     """Agent steps between checkpoints (always one at the end)."""
-    runs_dir: str = "runs"
+    runs_dir: str = ""
+    """Folder for new runs; empty: $RL_AUXGRAD_RUNS, else runs (an ignored folder)."""
     env: EnvConfig = field(default_factory=EnvConfig)
     agent: AgentConfig = field(default_factory=AgentConfig)
     teacher: TeacherConfig = field(default_factory=TeacherConfig)

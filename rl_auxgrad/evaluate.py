@@ -1,7 +1,8 @@
 """``python -m rl_auxgrad.evaluate PATH --episodes N``: score a run's checkpoint or a teacher.
 
-PATH is a run directory (``runs/<name>``, its ``checkpoint.safetensors`` and ``config.yaml``),
-a native teacher directory (``teachers/<name>``) or a Stable-Baselines3 zip (with ``--game``).
+PATH is a run directory (``runs/<name>``, with or without a teacher; recognised by its
+``config.yaml``), an evidence agent (``agents/<name>``: ``config.yaml`` and weights), a native
+teacher directory (``teachers/<name>``) or a Stable-Baselines3 zip (with ``--game``).
 Scoring uses a fresh environment with its own, explicit sticky-action probability (ALE v5's
 0.25 by default) and no life-loss terminals, so nothing of the training environment leaks
 into the score. Each of N environments per game plays exactly one episode, so short episodes
@@ -21,9 +22,9 @@ import torch
 from torch import Tensor
 
 from rl_auxgrad.agents.learner import Learner
-from rl_auxgrad.checkpoint import load_state
-from rl_auxgrad.config import ConfigError, load_config, resolve_device
+from rl_auxgrad.config import ConfigError, resolve_device
 from rl_auxgrad.envs import EnvSpec, Episode, ObsToDevice, StepResult, make_vector_env
+from rl_auxgrad.run_dir import RunDir
 from rl_auxgrad.teachers import load_teacher, read_card
 from rl_auxgrad.teachers.native import CARD
 
@@ -122,17 +123,17 @@ def score_path(path: Path, episodes: int, *, game: str | None = None, seed: int,
             raise ConfigError("an SB3 zip does not name its game: pass --game, e.g. "
                               "--game Breakout")
         return _score_teacher(path, game, episodes, options)
+    if RunDir(path).is_run():  # before the card: a run of a teacher is not a teacher
+        return _score_run(RunDir(path), episodes, options)
     if (path / CARD).is_file():
         return _score_teacher(path, "+".join(read_card(path)["games"]), episodes, options)
-    if (path / "checkpoint.safetensors").is_file():
-        return _score_run(path, episodes, options)
-    raise ConfigError(f"{path} is neither a run directory (checkpoint.safetensors), a teacher "
+    raise ConfigError(f"{path} is neither a run directory ({RunDir.CONFIG}), a teacher "
                       f"directory ({CARD}) nor a Stable-Baselines3 .zip")
 
 
-def _score_run(path: Path, episodes: int, options: dict) -> Scores:
-    config = load_config(path / "config.yaml")
-    weights = load_state(path / "checkpoint.safetensors")["learner"]["agent"]
+def _score_run(run: RunDir, episodes: int, options: dict) -> Scores:
+    config = run.config()
+    weights = run.agent_weights()
 
     def make_policy(spec: EnvSpec) -> Policy:
         learner = Learner(config, spec, options["device"])

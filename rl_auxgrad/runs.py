@@ -1,19 +1,19 @@
 """Run directories as units of work: train one to completion (skipping it when finished,
-resuming it when interrupted) and read its tensorboard scalars back. Experiment scripts and
-``scripts/sweep.py`` (Ray Tune workers) build on these."""
+resuming it when interrupted, restarting it when its directory is gone) and read its scalars
+back, from its events or from its reduced record (:mod:`rl_auxgrad.records`). Experiment
+scripts and ``scripts/sweep.py`` (Ray Tune workers) build on these."""
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from rl_auxgrad import train as train_module
-from rl_auxgrad.checkpoint import load_state
 from rl_auxgrad.config import load_config
+from rl_auxgrad.records import run_scalars
+from rl_auxgrad.run_dir import RunDir
+from rl_auxgrad.training import TrainingDiverged, resume, start, train
 
 
 @dataclass(frozen=True)
@@ -31,62 +31,46 @@ class RunSpec:
 
 def reached(directory: Path) -> int:
     """The agent step of the run's checkpoint (0 without one)."""
-    checkpoint = directory / train_module.CHECKPOINT
-    return int(load_state(checkpoint)["learner"]["global_step"]) if checkpoint.is_file() else 0
+    return RunDir(directory).reached()
 
 
 def finished(directory: Path, stop_at: int | None = None) -> bool:
     """Whether the run in ``directory`` has a checkpoint at ``stop_at`` (default: its
     configured total_steps)."""
-    return _remaining(directory, stop_at) == 0
+    return RunDir(directory).remaining(stop_at) == 0
 
 
-def _remaining(directory: Path, stop_at: int | None) -> int | None:
-    """Agent steps left to ``stop_at`` (default: total_steps); None for a run not started."""
-    if not (directory / train_module.CHECKPOINT).is_file():
-        return None
-    target = stop_at or load_config(directory / train_module.CONFIG).total_steps
-    return max(0, target - reached(directory))
-
-
-def run_one(spec: RunSpec, runs_dir: Path) -> Path:
-    """Trains ``runs_dir/<spec.name>`` to the end: skipped if finished, resumed if interrupted.
-    Returns the run directory; SystemExit if training fails."""
-    directory = runs_dir / spec.name
-    remaining = _remaining(directory, spec.stop_at)  # reads the checkpoint once
+def run_one(spec: RunSpec, runs_dir: Path, deadline: float | None = None) -> Path:
+    """Trains ``runs_dir/<spec.name>`` to ``spec.stop_at`` (else its total_steps): skipped if
+    there, resumed if interrupted, started (again) if its directory is missing. With
+    ``deadline`` (a ``time.time()``), this sitting stops with a checkpoint at the first update
+    past it. Returns the run directory; SystemExit if training fails."""
+    directory = RunDir(runs_dir / spec.name)
+    remaining = directory.remaining(spec.stop_at)
     if remaining == 0:
-        return directory
-    if (directory / train_module.CONFIG).is_file():  # started: continue (from 0 if no checkpoint)
-        argv = ["--resume", str(directory)]
-    else:
-        argv = ([f"--config={spec.config}"] if spec.config else []) + [
-            *spec.overrides, f"name={spec.name}", f"runs_dir={runs_dir}"]
-    if spec.stop_at is not None:
-        argv += ["--stop-after", str(spec.stop_at if remaining is None else remaining)]
-    print(f"run {spec.name}", flush=True)
-    code = train_module.main([*argv, "--no-progress"])
-    if code != 0:
-        raise SystemExit(f"run {spec.name} failed with exit status {code}")
-    return directory
+        return directory.path
+    try:
+        if directory.is_run():  # started: continue (from 0 if it has no checkpoint)
+            run = resume(directory)
+        else:
+            print(f"run {spec.name}: no run directory in {runs_dir}, starting from scratch",
+                  flush=True)
+            overrides = [*spec.overrides, f"name={spec.name}"]
+            run = start(load_config(spec.config, overrides), directory)
+        stop_after = None
+        if spec.stop_at is not None:
+            stop_after = spec.stop_at if remaining is None else remaining
+        print(f"run {spec.name}", flush=True)
+        train(run, stop_after, deadline, show_progress=False)
+    except (ValueError, TrainingDiverged) as error:
+        raise SystemExit(f"run {spec.name} failed: {error}") from None
+    return directory.path
 
 
-def scalars(directory: Path, tag: str) -> tuple[np.ndarray, np.ndarray]:
-    """(steps, values) of one tensorboard scalar of a run; empty arrays if it was not logged
-    (or the run does not exist)."""
-    if not directory.is_dir():
-        return np.array([]), np.array([])
-    stamp = max((f.stat().st_mtime_ns for f in directory.iterdir()), default=0)
-    events = _events(str(directory), stamp)
-    if tag not in events.Tags()["scalars"]:
-        return np.array([]), np.array([])
-    points = events.Scalars(tag)
-    return np.array([p.step for p in points]), np.array([p.value for p in points])
-
-
-@functools.lru_cache(maxsize=32)
-def _events(directory: str, stamp: int) -> EventAccumulator:
-    """The run's events, read once per state of its directory (``stamp``: newest mtime)."""
-    return EventAccumulator(directory, size_guidance={"scalars": 0}).Reload()
+def scalars(path: Path, tag: str) -> tuple[np.ndarray, np.ndarray]:
+    """(steps, values) of one tensorboard scalar of a run directory or of a run's record
+    (``.npz``); empty arrays if it was not logged (or the run does not exist)."""
+    return run_scalars(path).get(tag, (np.array([]), np.array([])))
 
 
 def window_mean(directory: Path, tag: str, start: int, stop: int) -> float:

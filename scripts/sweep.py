@@ -22,8 +22,8 @@ import sys
 import time
 from pathlib import Path
 
-from rl_auxgrad import train
 from rl_auxgrad.config import ConfigError, load_config
+from rl_auxgrad.run_dir import RunDir, default_runs_dir
 from rl_auxgrad.runs import RunSpec, run_one, window_mean
 
 ROOT = Path(__file__).parents[1]
@@ -42,7 +42,7 @@ def trial(params: dict) -> None:
                    (f"gate.name={params['gate']}", f"teacher.lam={params['lam']:g}",
                     f"seed={params['seed']}", *params["overrides"]), params["config"])
     directory = run_one(spec, runs_dir)
-    total = load_config(directory / train.CONFIG).total_steps
+    total = RunDir(directory).config().total_steps
     tune.report({"final_return": window_mean(directory, "charts/episodic_return",
                                              int(total * 0.9), total + 1)})
 
@@ -54,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--lams", type=float, nargs="+", default=[1.0, 10.0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--teacher", help="teacher.path for every trial")
-    parser.add_argument("--runs-dir", type=Path, default=ROOT / "runs" / "sweep")
+    parser.add_argument("--runs-dir", type=Path, default=default_runs_dir() / "sweep")
     parser.add_argument("--address", help="Ray cluster address (default: start Ray here)")
     parser.add_argument("--cpus-per-trial", type=float, default=1.0)
     parser.add_argument("--report", type=Path, help="also write the table, with the command "

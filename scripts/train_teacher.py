@@ -6,9 +6,10 @@ scored by ``rl_auxgrad.evaluate``.
     python scripts/train_teacher.py --from-run agents/breakout_ppo_noteacher \\
         --out teachers/breakout_ppo_1m --why "..."        # export a run you already have
 
-Training runs in ``runs/teacher_<name>/`` (``--runs-dir``) and resumes when that directory
-exists, so the script can be killed and run again. The teacher is the run's final policy
-(weights only: ``model.safetensors``), written with its card ``teacher.json``: games,
+Training runs in ``runs/teacher_<name>/`` (``--runs-dir`` or ``$RL_AUXGRAD_RUNS``) and
+resumes when that directory exists, so the script can be killed and run again. The teacher is
+the run's final policy (weights only: ``model.safetensors``), written with its card
+``teacher.json``: games,
 observation and action set, environment settings, training budget and command, the score
 (mean ± std over ``--episodes`` episodes per game, scoring seed, sticky actions) with the
 command that reproduces it, and why the teacher is imperfect.
@@ -24,36 +25,28 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from rl_auxgrad import train as train_module
 from rl_auxgrad.agents.learner import Learner
-from rl_auxgrad.checkpoint import load_state
-from rl_auxgrad.config import ConfigError, TrainConfig, load_config
+from rl_auxgrad.config import ConfigError, TrainConfig
 from rl_auxgrad.envs import make_vector_env
 from rl_auxgrad.evaluate import score_path
+from rl_auxgrad.run_dir import RunDir, default_runs_dir
+from rl_auxgrad.runs import RunSpec, run_one
 from rl_auxgrad.teachers import save_teacher
 
 SCORING_SEED = 12345
 
 
 def train_run(args: argparse.Namespace) -> Path:
-    """Trains (or resumes) ``runs/teacher_<name>`` for ``--steps`` agent steps."""
-    name = f"teacher_{Path(args.out).name}"
-    directory = Path(args.runs_dir) / name
-    if (directory / train_module.CHECKPOINT).is_file():
-        argv = ["--resume", str(directory)]
-    else:
-        argv = ([f"--config={args.config}"] if args.config else []) + [
-            f"total_steps={args.steps}", f"name={name}", f"runs_dir={args.runs_dir}",
-            "teacher.path=none", *args.overrides]
-    code = train_module.main([*argv, "--no-progress"])
-    if code != 0:
-        sys.exit(code)
-    return directory
+    """Trains (or resumes) ``<runs dir>/teacher_<name>`` for ``--steps`` agent steps."""
+    spec = RunSpec(f"teacher_{Path(args.out).name}",
+                   (f"total_steps={args.steps}", "teacher.path=none", *args.overrides),
+                   args.config)
+    return run_one(spec, Path(args.runs_dir) if args.runs_dir else default_runs_dir())
 
 
 def export(run: Path, out: Path, args: argparse.Namespace, made_by: str) -> dict:
-    config: TrainConfig = load_config(run / train_module.CONFIG)
-    state = load_state(run / train_module.CHECKPOINT)["learner"]
+    config: TrainConfig = RunDir(run).config()
+    state = RunDir(run).load_checkpoint()["learner"]
     env = make_vector_env(config.env.id, 1, seed=0)
     learner = Learner(config, env.spec, torch.device("cpu"))
     env.close()
@@ -98,7 +91,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--why", required=True, help="why this teacher is imperfect (card)")
     parser.add_argument("--episodes", type=int, default=30, help="scoring episodes per game")
     parser.add_argument("--sticky-actions", type=float, default=0.25)
-    parser.add_argument("--runs-dir", default="runs")
+    parser.add_argument("--runs-dir", help="where the training run goes (default: "
+                                           "$RL_AUXGRAD_RUNS or runs)")
     args = parser.parse_intermixed_args(argv)
     out = Path(args.out)
     if out.exists():

@@ -15,6 +15,7 @@ import yaml
 from torch.utils.tensorboard import SummaryWriter
 
 from rl_auxgrad import train as train_module
+from rl_auxgrad.run_dir import RunDir
 from rl_auxgrad.runs import RunSpec, finished, run_one, scalars
 from scripts.experiments import (
     aggregate,
@@ -42,7 +43,7 @@ def test_run_one_trains_skips_when_finished_and_resumes_when_interrupted(tmp_pat
     assert finished(directory)
     steps, _ = scalars(directory, "charts/SPS")
     assert steps.max() >= 1024
-    checkpoint = directory / train_module.CHECKPOINT
+    checkpoint = directory / RunDir.CHECKPOINT
     stamp = checkpoint.stat().st_mtime_ns
     run_one(spec, tmp_path)
     assert checkpoint.stat().st_mtime_ns == stamp
@@ -51,12 +52,12 @@ def test_run_one_trains_skips_when_finished_and_resumes_when_interrupted(tmp_pat
 def test_a_run_stopped_before_its_first_checkpoint_starts_again_from_zero(tmp_path, capsys):
     spec = RunSpec("r", ("teacher.path=none", "total_steps=512"), CONFIG)
     directory = run_one(spec, tmp_path)
-    (directory / train_module.CHECKPOINT).unlink()  # as if killed before the first checkpoint
+    (directory / RunDir.CHECKPOINT).unlink()  # as if killed before the first checkpoint
     assert not finished(directory)
     assert train_module.main(["--resume", str(directory), "--no-progress"]) == 0
     assert "starting it again from step 0" in capsys.readouterr().err
     assert finished(directory) and len(list(directory.glob("events.out.tfevents.*"))) == 1
-    (directory / train_module.CHECKPOINT).unlink()
+    (directory / RunDir.CHECKPOINT).unlink()
     assert finished(run_one(spec, tmp_path))
     steps, _ = scalars(directory, "charts/SPS")
     assert sorted(steps) == sorted(set(steps))  # one attempt's events, no stale duplicates

@@ -10,7 +10,7 @@ import torch
 from stable_baselines3 import DQN, PPO
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from rl_auxgrad import evaluate
+from rl_auxgrad import evaluate, training
 from rl_auxgrad import train as train_module
 from rl_auxgrad.agents.networks import ActorCritic, make_torso
 from rl_auxgrad.checkpoint import load_state
@@ -57,7 +57,7 @@ def test_teacher_run_logs_the_gate_and_the_teacher(tmp_path):
             "losses/teacher_kl", "gate/cosine", "gate/weight", "teacher/lam"} <= tags
     assert "teacher.sha256" in events.Tensors("hyperparameters/text_summary")[0].tensor_proto \
         .string_val[0].decode()
-    record = json.loads((tmp_path / "t" / "teacher.json").read_text())
+    record = json.loads((tmp_path / "t" / "teacher_record.json").read_text())
     assert record["path"] == str(teacher) and record["card"]["score"] == 0.0
     assert len(record["sha256"]) == 64
 
@@ -67,10 +67,10 @@ def test_teacher_swaps_by_path_and_a_changed_teacher_stops_a_resume(tmp_path, ca
     PPO("MlpPolicy", "CartPole-v1", n_steps=16, batch_size=16, seed=0, device="cpu").save(sb3_zip)
     assert run(tmp_path, "total_steps=512", "name=sb3", f"teacher.path={sb3_zip}",
                "--stop-after", "256") == 0
-    assert json.loads((tmp_path / "sb3" / "teacher.json").read_text())["card"]["format"] \
+    assert json.loads((tmp_path / "sb3" / "teacher_record.json").read_text())["card"]["format"] \
         == "stable-baselines3"
     assert run(tmp_path, "total_steps=256", "name=alone", "teacher.path=none") == 0
-    assert not (tmp_path / "alone" / "teacher.json").exists()
+    assert not (tmp_path / "alone" / "teacher_record.json").exists()
     PPO("MlpPolicy", "CartPole-v1", n_steps=16, batch_size=16, seed=1, device="cpu").save(sb3_zip)
     capsys.readouterr()
     assert train_module.main(["--resume", str(tmp_path / "sb3"), "--no-progress"]) == 2
@@ -111,7 +111,7 @@ def test_divergence_stops_the_run_and_keeps_the_last_good_checkpoint(tmp_path, m
     assert run(tmp_path, "total_steps=1024", "checkpoint_every=512", "name=d",
                "--stop-after", "512") == 0
     good = weights(tmp_path / "d")
-    monkeypatch.setattr(train_module.Learner, "learn", lambda self, rollout: {
+    monkeypatch.setattr(training.Learner, "learn", lambda self, rollout: {
         "losses/policy": float("nan")})
     assert train_module.main(["--resume", str(tmp_path / "d"), "--no-progress"]) == 1
     assert "losses/policy became NaN/inf" in capsys.readouterr().err
@@ -141,13 +141,13 @@ def test_evaluate_scores_a_run_and_a_teacher(tmp_path, capsys):
 def test_embedded_default_uses_the_shipped_teacher_for_the_game(tmp_path, capsys):
     common = ["env.id=CartPole-v1", "total_steps=1024", f"runs_dir={tmp_path}", "--no-progress"]
     assert train_module.main([*common, "name=default"]) == 0
-    record = json.loads((tmp_path / "default" / "teacher.json").read_text())
+    record = json.loads((tmp_path / "default" / "teacher_record.json").read_text())
     assert Path(record["path"]).name == "cartpole_ppo_12k"
     assert "the shipped one for CartPole-v1" in capsys.readouterr().err
     assert train_module.main([*common, "name=none", "teacher.path=none"]) == 0
-    assert not (tmp_path / "none" / "teacher.json").exists()
+    assert not (tmp_path / "none" / "teacher_record.json").exists()
     assert run(tmp_path, "total_steps=256", "name=config") == 0  # a --config chooses its own
-    assert not (tmp_path / "config" / "teacher.json").exists()
+    assert not (tmp_path / "config" / "teacher_record.json").exists()
 
 
 @pytest.mark.parametrize(("setting", "threads"), [((), 1), (("cpu_threads=2",), 2)])

@@ -1,0 +1,140 @@
+"""The run directory, one owner for its layout: every reader and writer of a run goes through
+:class:`RunDir`, so file names and "how far did it get" live in one place.
+
+A run directory (``runs/<name>/`` by default) holds:
+
+- ``config.yaml``: the resolved :class:`~rl_auxgrad.config.TrainConfig` (what makes it a run);
+- ``teacher_record.json``: which teacher it distils (path, SHA-256 of the weights, card);
+  runs made before this module wrote ``teacher.json``, which is still read;
+- ``checkpoint.safetensors``: the training state (atomic; its header carries the agent step);
+- ``events.out.tfevents.*``: tensorboard scalars.
+
+An evidence agent shipped in ``agents/<name>/`` is a run reduced to ``config.yaml`` and the
+policy's weights, ``model.safetensors`` (no optimizer state; it may be stored as float16).
+Runs live under :func:`default_runs_dir`, an ignored folder: nothing here is meant for git.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import safe_open
+from safetensors.torch import load_file
+
+from rl_auxgrad.checkpoint import load_state, save_state
+from rl_auxgrad.config import ConfigError, TrainConfig, load_config, to_yaml
+
+RUNS_ENV = "RL_AUXGRAD_RUNS"
+"""Environment variable naming the folder that holds run directories (default ``runs``)."""
+
+
+def default_runs_dir() -> Path:
+    """``$RL_AUXGRAD_RUNS`` if set, else ``runs`` (relative to the working directory)."""
+    return Path(os.environ.get(RUNS_ENV) or "runs")
+
+
+@dataclass(frozen=True)
+class RunDir:
+    """One run directory: its files, its config, its checkpoint and its agent."""
+
+    path: Path
+
+    CONFIG = "config.yaml"
+    CHECKPOINT = "checkpoint.safetensors"
+    TEACHER_RECORD = "teacher_record.json"
+    LEGACY_TEACHER_RECORD = "teacher.json"
+    WEIGHTS = "model.safetensors"
+    """An evidence agent's weights (policy only) in place of a checkpoint."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "path", Path(self.path))
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    @property
+    def config_file(self) -> Path:
+        return self.path / self.CONFIG
+
+    @property
+    def checkpoint_file(self) -> Path:
+        return self.path / self.CHECKPOINT
+
+    def is_run(self) -> bool:
+        """Whether ``path`` is a run (started or shipped): it has a ``config.yaml``."""
+        return self.config_file.is_file()
+
+    def has_checkpoint(self) -> bool:
+        return self.checkpoint_file.is_file()
+
+    def config(self, overrides: list[str] | None = None) -> TrainConfig:
+        if not self.is_run():
+            raise ConfigError(f"{self.path} is not a run directory: it has no {self.CONFIG}")
+        return load_config(self.config_file, overrides)
+
+    def write_config(self, config: TrainConfig) -> None:
+        self.path.mkdir(parents=True, exist_ok=True)
+        _write_atomically(self.config_file, to_yaml(config))
+
+    def teacher_record(self) -> dict[str, Any] | None:
+        """The teacher the run distils (path, sha256, card), or None for a run without one."""
+        for name in (self.TEACHER_RECORD, self.LEGACY_TEACHER_RECORD):
+            if (self.path / name).is_file():
+                return json.loads((self.path / name).read_text())
+        return None
+
+    def write_teacher_record(self, record: dict[str, Any]) -> None:
+        self.path.mkdir(parents=True, exist_ok=True)
+        _write_atomically(self.path / self.TEACHER_RECORD, json.dumps(record, indent=2) + "\n")
+
+    def reached(self) -> int:
+        """The agent step of the checkpoint (0 without one), read from its header alone."""
+        if not self.has_checkpoint():
+            return 0
+        with safe_open(str(self.checkpoint_file), framework="pt") as f:
+            step = (f.metadata() or {}).get(STEP_KEY)
+        if step is not None:
+            return int(step)
+        return int(load_state(self.checkpoint_file)["learner"]["global_step"])  # older files
+
+    def remaining(self, stop_at: int | None = None) -> int | None:
+        """Agent steps left to ``stop_at`` (default: the config's total_steps); None for a run
+        with no checkpoint yet."""
+        if not self.has_checkpoint():
+            return None
+        return max(0, (stop_at or self.config().total_steps) - self.reached())
+
+    def save_checkpoint(self, state: dict[str, Any], step: int) -> None:
+        save_state(self.checkpoint_file, state, {STEP_KEY: str(step)})
+
+    def load_checkpoint(self) -> dict[str, Any]:
+        return load_state(self.checkpoint_file, device="cpu")
+
+    def event_files(self) -> list[Path]:
+        return sorted(self.path.glob("events.out.tfevents.*"))
+
+    def agent_weights(self) -> dict[str, torch.Tensor]:
+        """The policy's weights, float32: from the checkpoint, or from an evidence agent's
+        ``model.safetensors``."""
+        if self.has_checkpoint():
+            return self.load_checkpoint()["learner"]["agent"]
+        if (self.path / self.WEIGHTS).is_file():
+            return {k: v.float() for k, v in load_file(self.path / self.WEIGHTS).items()}
+        raise ConfigError(f"{self.path} has no {self.CHECKPOINT} (nor {self.WEIGHTS}) yet: "
+                          f"train it first (python -m rl_auxgrad.train --resume {self.path})")
+
+
+STEP_KEY = "rl_auxgrad.step"
+"""Checkpoint header field: the agent step, readable without loading the tensors."""
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
