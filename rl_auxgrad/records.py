@@ -88,3 +88,28 @@ def _load(path: str, stamp: int) -> dict[str, Any]:
 def read_record(path: Path) -> dict[str, Any]:
     """``{"scalars": {tag: (steps, values)}, "config": yaml text, "teacher": dict | None}``."""
     return _load(str(path), path.stat().st_mtime_ns)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m rl_auxgrad.records RUN_DIR [RUN_DIR ...] --out DIR``: one record per run,
+    ``DIR/<run name>.npz``."""
+    import argparse
+    import sys
+
+    parser = argparse.ArgumentParser(prog="python -m rl_auxgrad.records",
+                                     description="Reduce finished runs to records (npz).")
+    parser.add_argument("runs", nargs="+", type=Path, help="run directories")
+    parser.add_argument("--out", type=Path, required=True, help="folder for the records")
+    args = parser.parse_args(argv)
+    missing = [str(run) for run in args.runs if not RunDir(run).is_run()]
+    if missing:
+        print(f"error: not run directories (no {RunDir.CONFIG}): {', '.join(missing)}",
+              file=sys.stderr)
+        return 2
+    for run in args.runs:
+        print(write_record(RunDir(run), args.out / f"{run.name}{SUFFIX}"))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

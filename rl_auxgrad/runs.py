@@ -5,6 +5,7 @@ scripts and ``scripts/sweep.py`` (Ray Tune workers) build on these."""
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,10 +45,13 @@ def run_one(spec: RunSpec, runs_dir: Path, deadline: float | None = None) -> Pat
     """Trains ``runs_dir/<spec.name>`` to ``spec.stop_at`` (else its total_steps): skipped if
     there, resumed if interrupted, started (again) if its directory is missing. With
     ``deadline`` (a ``time.time()``), this sitting stops with a checkpoint at the first update
-    past it. Returns the run directory; SystemExit if training fails."""
+    past it, and does not start after it. Returns the run directory; SystemExit if training
+    fails."""
     directory = RunDir(runs_dir / spec.name)
     remaining = directory.remaining(spec.stop_at)
     if remaining == 0:
+        return directory.path
+    if deadline is not None and time.time() >= deadline:  # left for the next sitting
         return directory.path
     try:
         if directory.is_run():  # started: continue (from 0 if it has no checkpoint)

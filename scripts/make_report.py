@@ -1,11 +1,12 @@
-"""Write docs/RESULTS.md (and its figures under docs/figures/) from the runs' tensorboard events.
+"""Write docs/RESULTS.md (and its figures under docs/figures/) from the runs' records.
 
     python -m scripts.make_report [--skip-supervised]
 
 Every number and curve comes from the runs of the experiment scripts: the CartPole and MinAtar
 sections from their records (docs/data/<task>_teacher.npz, binned curves of every run, written
 by the experiment as each run finishes and committed, so the report can be rebuilt where runs/
-is gone), the Breakout sections from agents/, the supervised
+is gone), the Atari sections from their runs' records (docs/data/<experiment>/<run>.npz,
+every scalar of a finished run, :mod:`rl_auxgrad.records`), the supervised
 sections by re-running their scripts, which reuse their stored runs (docs/supervised/). A run
 still in progress is reported at the step it has reached. External reference points are quoted
 with their source.
@@ -38,7 +39,8 @@ from scripts.experiments.common import Claim, scalars, window_mean
 ROOT = Path(__file__).parents[1]
 DOCS = ROOT / "docs"
 FIGURES = DOCS / "figures"
-BREAKOUT_RUN = ROOT / "agents" / "breakout_ppo_noteacher"
+BREAKOUT_RUN = DOCS / "data" / "breakout_ppo_noteacher.npz"
+"""The record of the run behind ``agents/breakout_ppo_noteacher`` (its weights are shipped)."""
 
 SB3_ZOO_BREAKOUT = {500_000: 15.7, 1_000_000: 26.8, 2_000_000: 63.9, 5_000_000: 250.9}
 """SB3 RL Zoo PPO on BreakoutNoFrameskip-v4 (same hyperparameters as CleanRL's ppo_atari.py:

@@ -15,7 +15,7 @@ import yaml
 from torch.utils.tensorboard import SummaryWriter
 
 from rl_auxgrad import train as train_module
-from rl_auxgrad.run_dir import RunDir
+from rl_auxgrad.run_dir import RUNS_ENV, RunDir
 from rl_auxgrad.runs import RunSpec, finished, run_one, scalars
 from scripts.experiments import (
     aggregate,
@@ -26,7 +26,7 @@ from scripts.experiments import (
     multitask_teacher,
     precision_check,
 )
-from scripts.experiments.common import Claim, binned, passing_bin, run_all
+from scripts.experiments.common import Claim, Experiment, binned, passing_bin, run_all
 
 ROOT = Path(__file__).parents[1]
 CONFIG = str(ROOT / "configs" / "cartpole.yaml")
@@ -61,6 +61,29 @@ def test_a_run_stopped_before_its_first_checkpoint_starts_again_from_zero(tmp_pa
     assert finished(run_one(spec, tmp_path))
     steps, _ = scalars(directory, "charts/SPS")
     assert sorted(steps) == sorted(set(steps))  # one attempt's events, no stale duplicates
+
+
+def test_an_experiment_records_finished_runs_and_continues_in_sittings(tmp_path, monkeypatch,
+                                                                       capsys):
+    monkeypatch.setenv(RUNS_ENV, str(tmp_path / "runs"))
+    monkeypatch.chdir(tmp_path)
+    experiment = Experiment("e", tmp_path / "records")
+    runs = [RunSpec(f"r{seed}", ("teacher.path=none", "total_steps=1024", f"seed={seed}",
+                                 "checkpoint_every=256"), CONFIG, stop_at=512)
+            for seed in (1, 2)]
+    experiment.train(runs, hours=1e-9)  # a sitting over before it starts
+    out = capsys.readouterr().out
+    assert "0 of 2 runs recorded" in out and "r2: at 0 steps when this sitting ended" in out
+    assert not (tmp_path / "runs").exists() and not (tmp_path / "records").exists()
+    assert experiment.run("r1") == tmp_path / "runs" / "experiments" / "e" / "r1"
+    experiment.train(runs)
+    assert sorted(p.name for p in (tmp_path / "records" / "e").iterdir()) == ["r1.npz", "r2.npz"]
+    assert experiment.run("r1") == tmp_path / "records" / "e" / "r1.npz"
+    steps, _ = scalars(experiment.run("r2"), "charts/SPS")
+    assert steps.max() == 512
+    shutil.rmtree(tmp_path / "runs")  # recorded runs are not trained again without their dirs
+    experiment.train(runs)
+    assert "2 of 2 runs recorded" in capsys.readouterr().out and not (tmp_path / "runs").exists()
 
 
 def test_run_all_side_by_side_reports_each_run_as_it_finishes(tmp_path):
@@ -231,7 +254,8 @@ def test_atari_experiments_plan_the_first_steps_of_the_standard_schedule():
 
 @pytest.mark.parametrize("module", [breakout_teacher, multitask_teacher])
 def test_atari_reports_say_what_has_not_run_yet(module, tmp_path, monkeypatch):
-    monkeypatch.setattr(module, "RUNS", tmp_path / "runs")
+    monkeypatch.setenv(RUNS_ENV, str(tmp_path / "runs"))
+    monkeypatch.setattr(module, "EXPERIMENT", Experiment(module.EXPERIMENT.name, tmp_path))
     if module is breakout_teacher:
         monkeypatch.setattr(module, "REUSED", {})
     text, claims = module.report(tmp_path)
@@ -300,5 +324,7 @@ def test_precision_check_plans_bf16_rl_alone_and_reports_what_has_not_run(tmp_pa
     (run,) = precision_check.planned_runs([1], 500_000)
     assert run.stop_at == 500_000 and "agent.precision=bf16" in run.overrides
     assert "teacher.path=none" in run.overrides
-    monkeypatch.setattr(precision_check, "RUNS", tmp_path)
+    monkeypatch.setenv(RUNS_ENV, str(tmp_path / "runs"))
+    for module in (precision_check, multitask_teacher):
+        monkeypatch.setattr(module, "EXPERIMENT", Experiment(module.EXPERIMENT.name, tmp_path))
     assert "| bf16 | not run yet |" in precision_check.report()

@@ -4,14 +4,16 @@ path, and reduced records that read back exactly what the events hold."""
 from __future__ import annotations
 
 import shutil
+import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 from safetensors.torch import save_file
 
-from rl_auxgrad import evaluate, records
+from rl_auxgrad import evaluate, records, training
 from rl_auxgrad import train as train_module
+from rl_auxgrad.config import load_config
 from rl_auxgrad.run_dir import RUNS_ENV, RunDir
 from rl_auxgrad.runs import scalars
 
@@ -113,3 +115,11 @@ def test_a_record_reads_back_every_scalar_exactly(teacher_run, tmp_path):
     assert read["teacher"] == teacher_run.teacher_record()
     with np.load(record, allow_pickle=False) as data:  # no object arrays: nothing to unpickle
         assert all(data[key].dtype != object for key in data.files)
+
+
+def test_a_sitting_past_its_deadline_stops_after_one_update_with_a_checkpoint(tmp_path):
+    config = load_config(CONFIG, ["total_steps=4096", "teacher.path=none"])
+    run = training.start(config, RunDir(tmp_path / "d"))
+    directory = training.train(run, deadline=time.time(), show_progress=False)
+    batch = config.env.num_envs * config.agent.num_steps
+    assert directory.reached() == batch and directory.remaining() == 4096 - batch

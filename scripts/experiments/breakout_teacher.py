@@ -5,10 +5,10 @@
 Each run is the first ``--steps`` agent steps of the standard 10M-step PPO schedule of
 ``configs/breakout.yaml`` (learning rate annealed over 10M, as in the no-teacher evidence run
 ``agents/breakout_ppo_noteacher``, which is RL alone's seed 1), with the teacher
-``teachers/breakout_ppo_350k`` (9.0 points) and lambda = LAM. Runs live in
-``agents/experiments/breakout_teacher/<method>__seed<seed>`` and are committed as they go, so
-an experiment longer than a session resumes from its checkpoints in the next one (finished
-runs are skipped). ``scripts/make_report.py`` reads their events as they stand.
+``teachers/breakout_ppo_350k`` (9.0 points) and lambda = LAM. Runs train in the ignored
+``runs/experiments/breakout_teacher/<method>__seed<seed>`` for sittings of about ``--hours``
+and resume there; each finished run is reduced to ``docs/data/breakout_teacher/<run>.npz``,
+which is what gets committed and what ``python -m scripts.make_report`` reads.
 """
 
 from __future__ import annotations
@@ -23,19 +23,20 @@ import numpy as np
 
 from scripts.experiments.common import (
     INFLUENCE_HEADER,
+    RECORDS,
     Claim,
+    Experiment,
     RunSpec,
     measured_claim,
     passing_bin,
     reached_curves,
     reached_steps,
-    run_in_checkout,
     teacher_runs,
 )
 
 ROOT = Path(__file__).parents[2]
 CONFIG = str(ROOT / "configs" / "breakout.yaml")
-RUNS = ROOT / "agents" / "experiments" / "breakout_teacher"
+EXPERIMENT = Experiment("breakout_teacher")
 TEACHER = "teachers/breakout_ppo_350k"
 TEACHER_SCORE = json.loads((ROOT / TEACHER / "teacher.json").read_text())["score"]["mean"]
 LAM = 1.0
@@ -47,12 +48,13 @@ METHODS: dict[str, tuple[str, ...]] = {
     "projection": ("gate.name=projection",),
 }
 """In the order they are trained (per seed): the comparison at the heart of it first."""
-REUSED = {("rl_alone", 1): ROOT / "agents" / "breakout_ppo_noteacher"}
-"""Runs made elsewhere with the same settings, used instead of training them again."""
+REUSED = {("rl_alone", 1): RECORDS / "breakout_ppo_noteacher.npz"}
+"""Runs made elsewhere with the same settings (the record of ``agents/breakout_ppo_noteacher``),
+used instead of training them again."""
 
 
 def run_dir(method: str, seed: int) -> Path:
-    return REUSED.get((method, seed), RUNS / f"{method}__seed{seed}")
+    return REUSED.get((method, seed)) or EXPERIMENT.run(f"{method}__seed{seed}")
 
 
 def planned_runs(seeds: list[int], steps: int) -> list[RunSpec]:
@@ -205,14 +207,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", type=int, default=2, help="seeds 1..N per method")
     parser.add_argument("--steps", type=int, default=500_000, help="agent steps per run")
     parser.add_argument("--workers", type=int, default=1, help="runs side by side")
-    parser.add_argument("--runs-dir", type=Path, default=RUNS)
+    parser.add_argument("--hours", type=float, default=2.0,
+                        help="length of this sitting; run again to continue")
+    parser.add_argument("--runs-dir", type=Path,
+                        help="where the runs train (default: $RL_AUXGRAD_RUNS or runs, "
+                             "/experiments/breakout_teacher)")
     parser.add_argument("--only", nargs="+", choices=sorted(METHODS),
                         help="train only these methods (the report shows what exists)")
     args = parser.parse_args(argv)
     runs = planned_runs(list(range(1, args.seeds + 1)), args.steps)
     if args.only:
         runs = [r for r in runs if r.name.split("__")[0] in args.only]
-    run_in_checkout(runs, args.runs_dir, args.workers)
+    EXPERIMENT.train(runs, args.workers, args.hours, args.runs_dir)
     return 0
 
 

@@ -1,41 +1,49 @@
 """Shared by the experiment scripts: train a list of runs side by side (each skipped when
-finished, resumed when interrupted: :mod:`rl_auxgrad.runs`) and bin their scalars."""
+finished, resumed when interrupted: :mod:`rl_auxgrad.runs`), reduce finished runs to records
+(:class:`Experiment`) and bin their scalars."""
 
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from multiprocessing import get_context
 from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
 
+from rl_auxgrad.records import SUFFIX, write_record
+from rl_auxgrad.run_dir import RunDir, default_runs_dir
 from rl_auxgrad.runs import RunSpec, finished, run_one, scalars, window_mean
 
-__all__ = ["INFLUENCE_HEADER", "Claim", "RunSpec", "binned", "finished", "measured_claim",
-           "passing_bin", "reached_curves", "reached_steps", "run_all", "run_in_checkout",
+__all__ = ["INFLUENCE_HEADER", "Claim", "Experiment", "RunSpec", "binned", "finished",
+           "measured_claim", "passing_bin", "reached_curves", "reached_steps", "run_all",
            "run_one", "scalars", "teacher_runs", "window_mean"]
 
 ROOT = Path(__file__).parents[2]
+RECORDS = ROOT / "docs" / "data"
 
 
 def run_all(runs: list[RunSpec], runs_dir: Path, workers: int = 1,
-            on_done: Callable[[RunSpec, Path], None] | None = None) -> None:
+            on_done: Callable[[RunSpec, Path], None] | None = None,
+            deadline: float | None = None) -> None:
     """Trains every run (see :func:`run_one`), ``workers`` at a time in separate processes,
     each with one torch thread unless its overrides say otherwise (runs side by side that
     each ask for every core thrash); ``on_done(spec, directory)`` is called in this process as
-    each run finishes. Stops at the first run that fails."""
+    each run returns. With ``deadline`` (a ``time.time()``) the runs stop with a checkpoint at
+    the first update past it, and runs not started by then are left for the next sitting.
+    Stops at the first run that fails."""
     done = on_done or (lambda spec, directory: None)
     if workers <= 1:
         for spec in runs:
-            done(spec, run_one(spec, runs_dir))
+            done(spec, run_one(spec, runs_dir, deadline))
         return
     runs = [replace(spec, overrides=("cpu_threads=1", *spec.overrides)) for spec in runs]
     with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
-        futures = {pool.submit(run_one, spec, runs_dir): spec for spec in runs}
+        futures = {pool.submit(run_one, spec, runs_dir, deadline): spec for spec in runs}
         for future in as_completed(futures):
             done(futures[future], future.result())
 
@@ -56,13 +64,49 @@ def teacher_runs(methods: dict[str, tuple[str, ...]], teacher: str, lam: float, 
             if (method, seed) not in skip]
 
 
-def run_in_checkout(runs: list[RunSpec], runs_dir: Path, workers: int) -> None:
-    """:func:`run_all` from the checkout's root, so that the runs' configs hold paths relative
-    to the checkout (such runs are committed and resumed in other checkouts)."""
-    runs_dir = runs_dir.resolve()
-    os.chdir(ROOT)
-    run_all(runs, runs_dir.relative_to(ROOT) if runs_dir.is_relative_to(ROOT) else runs_dir,
-            workers)
+@dataclass(frozen=True)
+class Experiment:
+    """An experiment of many runs: each run trains in the ignored runs folder
+    (``$RL_AUXGRAD_RUNS``/experiments/<name>/<run>, resumed there when interrupted) and, once
+    finished, is reduced to its record ``docs/data/<name>/<run>.npz``, the only thing committed
+    (:mod:`rl_auxgrad.records`). Reports read a run's record, or its live directory while it
+    is still training."""
+
+    name: str
+    records_root: Path = RECORDS
+
+    @property
+    def records(self) -> Path:
+        return self.records_root / self.name
+
+    def runs_dir(self) -> Path:
+        return default_runs_dir() / "experiments" / self.name
+
+    def run(self, run_name: str) -> Path:
+        """The run's record if it has one, else its live directory (which may not exist)."""
+        record = self.records / f"{run_name}{SUFFIX}"
+        return record if record.is_file() else self.runs_dir() / run_name
+
+    def train(self, runs: list[RunSpec], workers: int = 1, hours: float | None = None,
+              runs_dir: Path | None = None) -> None:
+        """Trains the runs that have no record yet, for one sitting of about ``hours``, from
+        the checkout's root (so configs hold paths relative to it); records each one that
+        finishes. Run it again to continue."""
+        todo = [spec for spec in runs if not (self.records / f"{spec.name}{SUFFIX}").is_file()]
+        print(f"{self.name}: {len(runs) - len(todo)} of {len(runs)} runs recorded", flush=True)
+        runs_dir = (runs_dir or self.runs_dir()).resolve()
+        deadline = time.time() + hours * 3600 if hours else None
+
+        def record(spec: RunSpec, directory: Path) -> None:
+            if finished(directory, spec.stop_at):
+                write_record(RunDir(directory), self.records / f"{spec.name}{SUFFIX}")
+                print(f"recorded {spec.name}", flush=True)
+            else:
+                print(f"{spec.name}: at {RunDir(directory).reached():,} steps when this sitting "
+                      "ended; run the experiment again to continue it", flush=True)
+
+        os.chdir(ROOT)
+        run_all(todo, runs_dir, workers, record, deadline)
 
 
 def binned(directory: Path, tag: str, total_steps: int, bins: int) -> np.ndarray:

@@ -9,8 +9,9 @@ its 20M-step schedule, teacher ``teachers/breakout_ppo_350k`` mapped into the 18
 ALE action meaning, lambda = LAM, fp32. The poster's claims: multitask RL learns Ms. Pac-Man
 at the expense of Breakout; RL + KL helps Breakout but hurts Ms. Pac-Man; with the cosine gate
 Ms. Pac-Man ignores the teacher (its gate weight stays below Breakout's) and both games learn
-well. Runs live in ``agents/experiments/multitask_teacher/<method>__seed<seed>`` and are
-committed as they go.
+well. Runs train in ``runs/experiments/multitask_teacher/<method>__seed<seed>`` (sittings of
+about ``--hours``, resumed there); each finished run is reduced to
+``docs/data/multitask_teacher/<run>.npz``, the only part committed.
 """
 
 from __future__ import annotations
@@ -27,18 +28,18 @@ from scripts.experiments import breakout_teacher
 from scripts.experiments.breakout_teacher import early_late
 from scripts.experiments.common import (
     Claim,
+    Experiment,
     RunSpec,
     measured_claim,
     reached_curves,
     reached_steps,
-    run_in_checkout,
     teacher_runs,
     window_mean,
 )
 
 ROOT = Path(__file__).parents[2]
 CONFIG = str(ROOT / "configs" / "multitask.yaml")
-RUNS = ROOT / "agents" / "experiments" / "multitask_teacher"
+EXPERIMENT = Experiment("multitask_teacher")
 TEACHER = "teachers/breakout_ppo_350k"
 LAM = 1.0
 GAMES = ("Breakout", "MsPacman")
@@ -68,7 +69,7 @@ def report(figures: Path, seeds: tuple[int, ...] = (1, 2), steps: int = 500_000
     fig, axes = plt.subplots(2, 2, figsize=(11, 7))
     rows, diagnostics, summary, unfinished = [], [], {}, []
     for method in METHODS:
-        dirs = [RUNS / f"{method}__seed{s}" for s in seeds]
+        dirs = [EXPERIMENT.run(f"{method}__seed{s}") for s in seeds]
         _, found = reached_curves(dirs, "charts/episodic_return", steps, bins)
         if not found:
             rows.append(f"| {method} | not run yet |" + " |" * 4)
@@ -225,10 +226,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", type=int, default=2, help="seeds 1..N per method")
     parser.add_argument("--steps", type=int, default=500_000, help="agent steps per run")
     parser.add_argument("--workers", type=int, default=1, help="runs side by side")
-    parser.add_argument("--runs-dir", type=Path, default=RUNS)
+    parser.add_argument("--hours", type=float, default=2.0,
+                        help="length of this sitting; run again to continue")
+    parser.add_argument("--runs-dir", type=Path, help="where the runs train (default: "
+                        "$RL_AUXGRAD_RUNS or runs, /experiments/multitask_teacher)")
     args = parser.parse_args(argv)
-    run_in_checkout(planned_runs(list(range(1, args.seeds + 1)), args.steps), args.runs_dir,
-                    args.workers)
+    EXPERIMENT.train(planned_runs(list(range(1, args.seeds + 1)), args.steps), args.workers,
+                     args.hours, args.runs_dir)
     return 0
 
 

@@ -5,11 +5,11 @@ of the Breakout teacher experiment (same config, same seeds).
 
     python -m scripts.experiments.precision_check [--seeds 1] [--steps 500000]
 
-Runs live in ``agents/experiments/precision_check/rl_alone_bf16__seed<seed>`` (committed, resumed
-like the Breakout experiment's). The report also sets the multi-task experiment's cosine seed 1,
-which was first trained in bf16 (``multitask_cosine_bf16__seed1`` here, kept when that
-experiment moved to fp32 because machines without native bf16 emulate it 9x slower than fp32),
-against its fp32 run.
+Runs train in ``runs/experiments/precision_check/rl_alone_bf16__seed<seed>`` and are recorded in
+``docs/data/precision_check/`` like the Breakout experiment's. The report also sets the
+multi-task experiment's cosine seed 1, which was first trained in bf16
+(``multitask_cosine_bf16__seed1`` here, kept when that experiment moved to fp32 because machines
+without native bf16 emulate it 9x slower than fp32), against its fp32 run.
 """
 
 from __future__ import annotations
@@ -22,15 +22,14 @@ import numpy as np
 
 from scripts.experiments import breakout_teacher, multitask_teacher
 from scripts.experiments.common import (
+    Experiment,
     RunSpec,
     reached_curves,
     reached_steps,
-    run_in_checkout,
     teacher_runs,
 )
 
-ROOT = Path(__file__).parents[2]
-RUNS = ROOT / "agents" / "experiments" / "precision_check"
+EXPERIMENT = Experiment("precision_check")
 METHOD = {"rl_alone_bf16": ("gate.name=single", "teacher.path=none", "agent.precision=bf16")}
 BIN = 25_000
 
@@ -58,14 +57,15 @@ def _row(label: str, directories: list[Path], seeds: list[int], steps: int,
 
 def report(seeds: tuple[int, ...] = (1,), steps: int = 500_000) -> str:
     """The bf16-against-fp32 section of docs/RESULTS.md."""
-    bf16 = _row("bf16", [RUNS / f"rl_alone_bf16__seed{s}" for s in seeds], list(seeds), steps)
+    bf16 = _row("bf16", [EXPERIMENT.run(f"rl_alone_bf16__seed{s}") for s in seeds], list(seeds),
+                steps)
     fp32 = _row("fp32", [breakout_teacher.run_dir("rl_alone", s) for s in seeds], list(seeds),
                 steps)
     tags = tuple(f"{what}/{game}" for game in multitask_teacher.GAMES
                  for what in ("charts/episodic_return", "gate/weight"))
     multitask = [_row(label, [directory], [1], steps, tags) for label, directory in (
-        ("fp32", multitask_teacher.RUNS / "cosine__seed1"),
-        ("bf16", RUNS / "multitask_cosine_bf16__seed1"))]
+        ("fp32", multitask_teacher.EXPERIMENT.run("cosine__seed1")),
+        ("bf16", EXPERIMENT.run("multitask_cosine_bf16__seed1")))]
     header = " | ".join(f"{game} {what} {part}" for game in ("Breakout", "Ms. Pac-Man")
                         for what in ("score", "gate weight") for part in ("early", "late"))
     return f"""## Breakout in bf16 against fp32 (precision check)
@@ -97,9 +97,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seeds", type=int, default=1, help="seeds 1..N")
     parser.add_argument("--steps", type=int, default=500_000, help="agent steps per run")
-    parser.add_argument("--runs-dir", type=Path, default=RUNS)
+    parser.add_argument("--hours", type=float, default=2.0,
+                        help="length of this sitting; run again to continue")
+    parser.add_argument("--runs-dir", type=Path, help="where the runs train (default: "
+                        "$RL_AUXGRAD_RUNS or runs, /experiments/precision_check)")
     args = parser.parse_args(argv)
-    run_in_checkout(planned_runs(list(range(1, args.seeds + 1)), args.steps), args.runs_dir, 1)
+    EXPERIMENT.train(planned_runs(list(range(1, args.seeds + 1)), args.steps), 1, args.hours,
+                     args.runs_dir)
     return 0
 
 
