@@ -126,8 +126,9 @@ def lcb_weight(values: Sequence[float], scale: float) -> tuple[float, float | No
     errors of 0 reads as no evidence (weight 0), not as a small random weight. Fewer than two
     values: no bound, weight 0.
 
-    >>> lcb_weight([0.1, 0.3], scale=0.05)
-    (0.0, -0.0)
+    >>> weight, bound = lcb_weight([0.0, 0.2], scale=0.05)  # mean 0.1, standard error 0.1
+    >>> weight, round(bound, 6)
+    (0.0, -0.1)
     >>> lcb_weight([0.2, 0.2, 0.2], scale=0.4)
     (0.5, 0.2)
     """
