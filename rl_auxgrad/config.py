@@ -16,8 +16,10 @@ import torch
 from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-GATE_NAMES = ("single", "multitask", "kl_only", "cosine", "cosine_unweighted", "projection",
-              "orthogonal", "pcgrad", "attittud")
+from rl_auxgrad.teacher_weight import SCHEDULES
+
+GATE_NAMES = ("single", "multitask", "kl_only", "cosine", "cosine_unweighted", "cosine_shuffled",
+              "projection", "orthogonal", "pcgrad", "attittud")
 
 
 class ConfigError(ValueError):
@@ -86,8 +88,24 @@ class TeacherConfig:
     over the last quarter), lam = 10 was dragged down (338), because the per-minibatch cosine
     is noisy and lets about a quarter of the KL through even when its mean is negative."""
     lam_schedule: str = "constant"
-    """constant, or linear: lambda decays to 0 over lam_decay_steps (kickstarting)."""
+    """How much of the teacher to use now, lambda_t per update (rl_auxgrad/teacher_weight.py):
+    constant; linear: decays to 0 over lam_decay_steps (kickstarting); score: lam * max(0,
+    1 - G_student / G_teacher) (QDagger); agreement: opened by the lower confidence bound of
+    the advantage-preference correlation rho; gradient: by that of the gate's cosine."""
     lam_decay_steps: int = 0
+    score_window: int = 20
+    """score: G_student is the mean score of the student's last score_window episodes."""
+    score_episodes: int = 10
+    """score: a teacher without a score on its card (an SB3 zip) plays this many episodes of
+    the training env at the start to measure G_teacher."""
+    lcb_window: int = 8
+    """agreement, gradient: the lower confidence bound runs over the signal of the last
+    lcb_window rollouts. 8 makes the bound's 2 standard errors about 0.7 x the per-rollout
+    noise (2 / sqrt(8)) while following the student within 8 rollouts."""
+    lcb_scale: float = 0.05
+    """agreement, gradient: lambda_t = lam * clip(LCB / lcb_scale, 0, 1), fully open once the
+    bound reaches lcb_scale. 0.05 is of the order of rho's per-rollout noise: a bound that
+    clears it is evidence, one below it opens the teacher in proportion."""
     temperature: float = 1.0
     """Softens both policies in KL(teacher || student)."""
     q_temperature: float = 1.0
@@ -118,7 +136,8 @@ class AttittudConfig:
 class GateConfig:
     name: str = "cosine"
     """single (RL alone), multitask (RL + KL), kl_only, cosine, cosine_unweighted,
-    projection, orthogonal, pcgrad or attittud."""
+    cosine_shuffled (the cosine gate's weights shuffled in time: a control), projection,
+    orthogonal, pcgrad or attittud."""
     ema: float | None = None
     """Compare with a bias-corrected EMA of the main gradient (e.g. 0.01) instead of the
     current one (cosine, cosine_unweighted, projection, orthogonal). Off by default: it removes
@@ -233,11 +252,23 @@ def validate(config: TrainConfig) -> None:
         (0.0 < config.agent.gamma <= 1.0 and 0.0 <= config.agent.gae_lambda <= 1.0,
          "agent.gamma must be in (0, 1] and agent.gae_lambda in [0, 1]"),
         (config.teacher.lam >= 0, f"teacher.lam must be >= 0, got {config.teacher.lam}"),
-        (config.teacher.lam_schedule in ("constant", "linear"),
-         f"teacher.lam_schedule must be constant or linear, got "
-         f"{config.teacher.lam_schedule!r}"),
-        (config.teacher.lam_schedule == "constant" or config.teacher.lam_decay_steps > 0,
+        (config.teacher.lam_schedule in SCHEDULES,
+         f"teacher.lam_schedule={config.teacher.lam_schedule!r} is unknown: choose one of "
+         f"{', '.join(SCHEDULES)}"),
+        (config.teacher.lam_schedule != "linear" or config.teacher.lam_decay_steps > 0,
          "teacher.lam_schedule=linear needs teacher.lam_decay_steps > 0"),
+        (config.teacher.score_window >= 1,
+         f"teacher.score_window must be >= 1, got {config.teacher.score_window}"),
+        (config.teacher.score_episodes >= 1,
+         f"teacher.score_episodes must be >= 1, got {config.teacher.score_episodes}"),
+        (config.teacher.lcb_window >= 2,
+         f"teacher.lcb_window must be >= 2 (a standard error needs two rollouts), got "
+         f"{config.teacher.lcb_window}"),
+        (config.teacher.lcb_scale > 0,
+         f"teacher.lcb_scale must be > 0, got {config.teacher.lcb_scale}"),
+        (config.teacher.lam_schedule != "gradient" or config.gate.name != "kl_only",
+         "teacher.lam_schedule=gradient needs the gate's cosine: gate.name=kl_only has none; "
+         "choose a gate (multitask for the plain sum)"),
         (config.teacher.temperature > 0,
          f"teacher.temperature must be > 0, got {config.teacher.temperature}"),
         (config.teacher.q_temperature > 0,

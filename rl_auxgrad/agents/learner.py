@@ -2,9 +2,10 @@
 gated against the RL loss on the parameters they share.
 
 One update, top to bottom (CleanRL's order): ``collect`` steps the vector env ``num_steps``
-times; the teacher's logits are computed once for the whole rollout; ``learn`` computes GAE
-and then, per minibatch, the RL loss (main) and KL(teacher || student) (auxiliary) and calls
-:func:`rl_auxgrad.gating.gated_backward`.
+times; the teacher's logits are computed once for the whole rollout; ``learn`` computes GAE,
+the teacher's weight λ_t for this update (:mod:`rl_auxgrad.teacher_weight`) and then, per
+minibatch, the RL loss (main) and KL(teacher || student) (auxiliary) and calls
+:func:`rl_auxgrad.gating.gated_backward` with λ_t.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from rl_auxgrad.agents.losses import (
 )
 from rl_auxgrad.agents.networks import ActorCritic, AgentOutput, make_torso
 from rl_auxgrad.config import ConfigError, GateConfig, TrainConfig
-from rl_auxgrad.envs import EnvSpec, Episode, VectorEnv
+from rl_auxgrad.envs import EnvSpec, Episode, VectorEnv, make_vector_env
 from rl_auxgrad.envs.device import ObsToDevice
 from rl_auxgrad.gating import (
     Attittud,
@@ -38,18 +39,30 @@ from rl_auxgrad.gating import (
     make_gate,
     per_example_jacobian,
 )
+from rl_auxgrad.teacher_weight import (
+    Agreement,
+    Constant,
+    Gradient,
+    Linear,
+    Score,
+    Signals,
+    TeacherWeight,
+    agreement,
+    play_return,
+)
 
 Teacher = Callable[[Tensor, Tensor], Tensor]
 """``teacher(obs, game_ids) -> logits`` over the student's actions, computed without grad."""
 
-EMA_GATES = ("cosine", "cosine_unweighted", "projection", "orthogonal")
+EMA_GATES = ("cosine", "cosine_unweighted", "cosine_shuffled", "projection", "orthogonal")
 
 
-def build_gate(config: GateConfig) -> Gate | None:
-    """The gate object for ``config``; None for kl_only (no gating: pure distillation)."""
+def build_gate(config: GateConfig, seed: int = 0) -> Gate | None:
+    """The gate object for ``config``; None for kl_only (no gating: pure distillation).
+    ``seed`` seeds cosine_shuffled's draws."""
     if config.name == "kl_only":
         return None
-    options: dict = {}
+    options: dict = {"seed": seed} if config.name == "cosine_shuffled" else {}
     if config.ema is not None:
         if config.name not in EMA_GATES:
             raise ConfigError(f"gate.ema applies to {', '.join(EMA_GATES)}, not {config.name}")
@@ -65,6 +78,38 @@ def build_gate(config: GateConfig) -> Gate | None:
     return make_gate(config.name, **options)
 
 
+def build_teacher_weight(config: TrainConfig, teacher: Teacher, device: torch.device
+                         ) -> TeacherWeight:
+    """The ``teacher.lam_schedule`` of ``config``. For ``score``, G_teacher is the mean score on
+    the teacher's card, or, for a teacher without one, its mean over ``score_episodes`` episodes
+    of a fresh copy of the training env, measured at the first update."""
+    t = config.teacher
+    if t.lam_schedule == "linear":
+        return Linear(t.lam, t.lam_decay_steps)
+    if t.lam_schedule == "agreement":
+        return Agreement(t.lam, t.lcb_window, t.lcb_scale)
+    if t.lam_schedule == "gradient":
+        return Gradient(t.lam, t.lcb_window, t.lcb_scale)
+    if t.lam_schedule == "score":
+        score = getattr(teacher, "card", {}).get("score")
+        if isinstance(score, dict) and "mean" in score:
+            return Score(t.lam, lambda: score["mean"], t.score_window)
+
+        def measure() -> float:
+            e = config.env
+            env = make_vector_env(e.id, t.score_episodes, seed=config.seed,
+                                  sticky_actions=e.sticky_actions, life_loss_terminal=False,
+                                  frame_stack=e.frame_stack, frameskip=e.frameskip,
+                                  noop_max=e.noop_max, threads=e.threads)
+            try:
+                return play_return(teacher, env, config.seed, device)
+            finally:
+                env.close()
+
+        return Score(t.lam, measure, t.score_window)
+    return Constant(t.lam)
+
+
 @dataclass
 class Rollout:
     """One rollout, ``(T, N, ...)`` tensors on the learner's device."""
@@ -78,6 +123,8 @@ class Rollout:
     game_ids: Tensor  # (N,)
     next_value: Tensor  # (N,)
     teacher_logits: Tensor | None = None
+    returns: tuple[float, ...] = ()
+    """Real scores of the episodes that ended during the rollout."""
 
 
 def native_bf16(device: torch.device) -> bool:
@@ -114,7 +161,9 @@ class Learner:
         else:
             self.optimizer = torch.optim.RMSprop(self.agent.parameters(), lr=a.learning_rate,
                                                  alpha=0.99, eps=1e-5, foreach=True)
-        self.gate = build_gate(config.gate) if teacher is not None else None
+        self.gate = build_gate(config.gate, config.seed) if teacher is not None else None
+        self.teacher_weight = (build_teacher_weight(config, teacher, device)
+                               if teacher is not None else None)
         self.scope = (list(self.agent.torso.parameters()) if config.gate.scope == "torso"
                       else None)
         self.to_device = ObsToDevice(device, channels_last=self.channels_last)
@@ -148,7 +197,8 @@ class Learner:
         next_value = self.agent(self.to_device(obs), self.game_ids).value
         rollout = Rollout(torch.stack(observations), torch.stack(actions),
                           torch.stack(logprobs), torch.stack(values), torch.stack(rewards),
-                          torch.stack(dones), self.game_ids, next_value)
+                          torch.stack(dones), self.game_ids, next_value,
+                          returns=tuple(e.score for e in episodes))
         if self.teacher is not None:
             flat = rollout.obs.flatten(0, 1)
             rollout.teacher_logits = self.teacher(flat, self.game_ids.repeat(steps)).view(
@@ -156,13 +206,6 @@ class Learner:
         return rollout, obs, episodes
 
     # ------------------------------------------------------------------------------ update
-    def lam(self) -> float:
-        """The teacher's weight now: constant, or linearly decayed to 0 (kickstarting)."""
-        t = self.config.teacher
-        if t.lam_schedule == "linear":
-            return t.lam * max(0.0, 1.0 - self.global_step / t.lam_decay_steps)
-        return t.lam
-
     def learn(self, rollout: Rollout) -> dict[str, float]:
         """GAE, then ``update_epochs`` passes of minibatch updates. Returns mean statistics."""
         a = self.config.agent
@@ -186,17 +229,31 @@ class Learner:
         batch = flat["obs"].shape[0]
         size = batch // a.num_minibatches
         stats: list[dict[str, Tensor]] = []
-        lam = self.lam()
+        lam, teacher_stats = self._decide_lam(rollout, advantages)
         for _ in range(a.update_epochs):
             order = torch.randperm(batch, generator=self.generator).to(self.device)
             for i, index in enumerate(order.split(size)):
                 stats.append(self._minibatch({k: take_rows(v, index) for k, v in flat.items()},
                                              lam, measure=self._measures(i)))
         keys = list(dict.fromkeys(key for s in stats for key in s))  # gate stats: measured only
-        means = torch.stack([torch.stack([s[k] for s in stats if k in s]).mean()
-                             for k in keys]).tolist()
-        return dict(zip(keys, means, strict=True)) | {"lam": lam,
-                                                      "lr": self.optimizer.param_groups[0]["lr"]}
+        means = dict(zip(keys, torch.stack([torch.stack([s[k] for s in stats if k in s]).mean()
+                                            for k in keys]).tolist(), strict=True))
+        if self.teacher_weight is not None:
+            self.teacher_weight.observe_update(means.get("gate/cosine"))
+        return means | teacher_stats | {"lr": self.optimizer.param_groups[0]["lr"]}
+
+    def _decide_lam(self, rollout: Rollout, advantages: Tensor) -> tuple[float,
+                                                                         dict[str, float]]:
+        """λ_t for this update from the teacher-weight schedule, and what to log: ``lam``
+        (teacher/lam), ``teacher/agreement`` (this rollout's ρ, whatever the schedule) and the
+        schedule's own statistics. Without a teacher: the configured λ, unused."""
+        if self.teacher_weight is None or rollout.teacher_logits is None:
+            return self.config.teacher.lam, {}
+        teacher_logprob = action_log_prob(torch.log_softmax(rollout.teacher_logits, -1),
+                                          rollout.actions)
+        rho = float(agreement(advantages, teacher_logprob, rollout.logprobs))
+        lam, stats = self.teacher_weight.decide(Signals(self.global_step, rollout.returns, rho))
+        return lam, stats | {"lam": lam, "teacher/agreement": rho}
 
     @staticmethod
     def _measures(minibatch: int) -> bool:
@@ -298,9 +355,12 @@ class Learner:
 
     # ----------------------------------------------------------------------- checkpointing
     def state_dict(self) -> dict:
-        """Everything an exact resume needs: weights, optimizer, gate state, RNG, step."""
+        """Everything an exact resume needs: weights, optimizer, gate and teacher-weight
+        state, RNG, step."""
         return {"agent": self.agent.state_dict(), "optimizer": self.optimizer.state_dict(),
                 "gate": {} if self.gate is None else self.gate.state_dict(),
+                "teacher_weight": ({} if self.teacher_weight is None
+                                   else self.teacher_weight.state_dict()),
                 "generator": self.generator.get_state(), "global_step": self.global_step}
 
     def load_state_dict(self, state: dict) -> None:
@@ -308,6 +368,8 @@ class Learner:
         self.optimizer.load_state_dict(state["optimizer"])
         if self.gate is not None:
             self.gate.load_state_dict(state["gate"])
+        if self.teacher_weight is not None:
+            self.teacher_weight.load_state_dict(state.get("teacher_weight", {}))  # older runs
         self.generator.set_state(state["generator"])
         self.global_step = state["global_step"]
 

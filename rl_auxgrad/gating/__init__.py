@@ -10,6 +10,7 @@ from ._backward import MainJacobian, gated_backward
 from ._combine import combine
 from ._gates import (
     Cosine,
+    CosineShuffled,
     Gate,
     GateStats,
     GramianGate,
@@ -25,6 +26,7 @@ __all__ = [
     "GATES",
     "Attittud",
     "Cosine",
+    "CosineShuffled",
     "Gate",
     "GateStats",
     "GramianGate",

@@ -319,3 +319,77 @@ class PCGrad(GramianGate):
     def weights(self, gram: Gramian, lam: Tensor) -> Weights:
         conflict = torch.where(lam > 0, gram.ra.clamp(max=0.0), 0.0)
         return (_one(gram), lam - safe_div(conflict, gram.aa), -lam * safe_div(conflict, gram.rr))
+
+
+class CosineShuffled(Cosine):
+    """The weighted cosine gate's weights shuffled in time: the control that separates gating
+    from down-weighting (same weights, no link to the current minibatch).
+
+    Each call computes the real weight ``w_t = max(0, cos(r, g_aux))`` (per segment), appends
+    it to the weights this slot has seen so far, ``w_1 .. w_t``, and applies one of them drawn
+    uniformly with the gate's own seeded generator:
+    ``u = g_main + lam w_J g_aux``, ``J ~ U{1, ..., t}``.
+    The applied weight comes only from weights already seen in this run, so no reference run
+    is needed and a rerun with the same seed is exact; ``state_dict`` holds the weights seen
+    and the generator. Where ``w`` trends over a run the drawn weight lags it: its mean at step
+    t is the mean of ``w_1 .. w_t``, not ``w_t``.
+    """
+
+    name = "cosine_shuffled"
+
+    def __init__(self, seed: int = 0, ema: float | None = None, per: Per = "whole") -> None:
+        super().__init__(weighted=True, ema=ema, per=per)
+        self.seed = seed
+        self.generator = torch.Generator().manual_seed(seed)
+        self._seen: dict[int, Tensor] = {}  # (capacity, segments) per slot, doubled when full
+        self._counts: dict[int, int] = {}
+        self._slot = 0
+
+    def __call__(self, g_main: Tensor, g_aux: Tensor, lam: Tensor | float = 1.0, *,
+                 sizes: Tensor | None = None, slot: int = 0,
+                 jacobian: JacobianThunk | None = None) -> tuple[Tensor, GateStats]:
+        self._slot = slot  # read by weights(), which the base class calls without the slot
+        return super().__call__(g_main, g_aux, lam, sizes=sizes, slot=slot, jacobian=jacobian)
+
+    def weights(self, gram: Gramian, lam: Tensor) -> Weights:
+        a, _, c = super().weights(gram, lam)
+        return a, lam * self._draw(gram.cosine().clamp(min=0.0)), c
+
+    def _draw(self, weight: Tensor) -> Tensor:
+        """Stores ``weight`` and returns a weight drawn uniformly from those seen so far."""
+        slot, count = self._slot, self._counts.get(self._slot, 0)
+        seen = self._seen.get(slot)
+        if seen is None:
+            seen = weight.new_empty(1024, weight.numel())
+        elif seen.shape[1] != weight.numel():
+            raise ValueError(f"slot {slot} has weights of {seen.shape[1]} segments, this call "
+                             f"{weight.numel()}: the set of gated parameters changed; use a new "
+                             "gate")
+        if count == seen.shape[0]:
+            seen = torch.cat([seen, torch.empty_like(seen)])
+        seen[count] = weight.detach()
+        self._seen[slot], self._counts[slot] = seen, count + 1
+        index = int(torch.randint(count + 1, (), generator=self.generator))  # on the host
+        return seen[index]
+
+    def state_dict(self) -> dict[str, Tensor]:
+        state = {f"shuffled.{slot}.seen": seen[: self._counts[slot]].clone()
+                 for slot, seen in self._seen.items()}
+        return super().state_dict() | state | {"shuffled.generator": self.generator.get_state()}
+
+    def load_state_dict(self, state: dict[str, Tensor]) -> None:
+        ours = {k: v for k, v in state.items() if k.startswith("shuffled.")}
+        super().load_state_dict({k: v for k, v in state.items() if k not in ours})
+        if "shuffled.generator" not in ours:
+            raise ValueError("cosine_shuffled state: 'shuffled.generator' is missing")
+        self.generator.set_state(ours.pop("shuffled.generator"))
+        self._seen, self._counts = {}, {}
+        for key, seen in ours.items():
+            parts = key.split(".")
+            if len(parts) != 3 or parts[2] != "seen":
+                raise ValueError(f"unexpected key {key!r} in a cosine_shuffled gate's state")
+            self._seen[int(parts[1])] = seen.clone()
+            self._counts[int(parts[1])] = seen.shape[0]
+
+    def __repr__(self) -> str:
+        return f"CosineShuffled(seed={self.seed}, ema={self.ema}, per={self.per!r})"

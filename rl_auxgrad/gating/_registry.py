@@ -8,13 +8,23 @@ from functools import partial
 from typing import Any
 
 from ._attittud import Attittud
-from ._gates import Cosine, Gate, MultiTask, Orthogonal, PCGrad, Projection, SingleTask
+from ._gates import (
+    Cosine,
+    CosineShuffled,
+    Gate,
+    MultiTask,
+    Orthogonal,
+    PCGrad,
+    Projection,
+    SingleTask,
+)
 
 GATES: dict[str, Callable[..., Gate]] = {
     "single": SingleTask,
     "multitask": MultiTask,
     "cosine": partial(Cosine, weighted=True),
     "cosine_unweighted": partial(Cosine, weighted=False),
+    "cosine_shuffled": CosineShuffled,
     "projection": Projection,
     "orthogonal": Orthogonal,
     "pcgrad": PCGrad,

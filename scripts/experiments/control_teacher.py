@@ -107,12 +107,13 @@ def run_name(method: str, lam: float, seed: int) -> str:
     return f"{method}__seed{seed}" if method == "rl_alone" else f"{method}__lam{lam:g}__seed{seed}"
 
 
-def spec(task: ControlTask, teacher: str, method: str, lam: float, seed: int, steps: int
-         ) -> RunSpec:
+def spec(task: ControlTask, teacher: str, method: str, lam: float, seed: int, steps: int,
+         methods: dict[str, tuple[str, ...]] = METHODS) -> RunSpec:
+    """The run of ``method`` (its overrides in ``methods``) with ``teacher``."""
     teacher_path = "none" if method == "rl_alone" else str(ROOT / task.teachers[teacher])
     decay = (f"teacher.lam_decay_steps={steps // 2}",) if method == "kickstarting" else ()
     return RunSpec(f"{teacher}/{run_name(method, lam, seed)}",
-                   (f"teacher.path={teacher_path}", *METHODS[method], *decay,
+                   (f"teacher.path={teacher_path}", *methods[method], *decay,
                     f"teacher.lam={lam:g}", f"seed={seed}", f"total_steps={steps}"),
                    str(ROOT / task.config))
 
@@ -135,6 +136,9 @@ class Record:
     """Binned curves of every finished run of an experiment, ``<run>/<tag>`` -> (BINS,), and
     its settings (``meta``), in one compressed .npz written atomically after each run."""
 
+    tags = TAGS
+    """The scalars recorded per run."""
+
     def __init__(self, path: Path, meta: dict | None = None) -> None:
         self.path = path
         self.curves: dict[str, np.ndarray] = {}
@@ -149,7 +153,7 @@ class Record:
         return f"{run}/{RETURN}" in self.curves
 
     def add(self, run: str, directory: Path) -> None:
-        for tag in TAGS:
+        for tag in self.tags:
             self.curves[f"{run}/{tag}"] = binned(directory, tag, self.meta["steps"], BINS)
 
     def save(self) -> None:

@@ -1,0 +1,238 @@
+"""How much of the teacher to use now: the teacher's weight λ_t, decided once per update.
+
+One pluggable piece (``teacher.lam_schedule``, see DESIGN.md) that composes with any gate: the
+schedule gives λ_t before the update's minibatches, the gate then gates λ_t·g_aux on each
+minibatch. The learner tells a schedule what it knows (:class:`Signals`) and, after the update,
+the gate's mean cosine; each schedule returns λ_t and the statistics it logs under
+``teacher/``, and keeps its state in ``state_dict()`` (JSON values) for an exact resume.
+
+- ``constant``: λ_t = λ.
+- ``linear`` (kickstarting, Schmitt et al. 2018): λ_t = λ · max(0, 1 − t / T).
+- ``score`` (QDagger's distillation weight, Agarwal et al. 2022, as in CleanRL):
+  λ_t = λ · max(0, 1 − G_student / G_teacher).
+- ``agreement`` (ours, action space) and ``gradient`` (ours, parameter space): a per-rollout
+  signal s, opened by the lower confidence bound of its recent mean (:func:`lcb_weight`).
+"""
+
+from __future__ import annotations
+
+import math
+from abc import ABC, abstractmethod
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from rl_auxgrad.envs import VectorEnv
+
+
+@dataclass(frozen=True)
+class Signals:
+    """What the learner knows when it decides λ_t, after collecting a rollout."""
+
+    step: int
+    """Agent steps so far, this rollout included."""
+    returns: tuple[float, ...]
+    """Real scores of the episodes that ended during this rollout."""
+    agreement: float
+    """ρ of this rollout (:func:`agreement`)."""
+
+
+class TeacherWeight(ABC):
+    """``decide(signals) -> (λ_t, stats)`` once per update; ``observe_update(cosine)`` after it."""
+
+    def __init__(self, lam: float) -> None:
+        self.lam = lam
+
+    @abstractmethod
+    def decide(self, signals: Signals) -> tuple[float, dict[str, float]]:
+        """λ_t for the update about to run, and what to log under ``teacher/``."""
+
+    def observe_update(self, cosine: float | None) -> None:
+        """The update's mean per-minibatch gate cosine (None without a gate); only the
+        ``gradient`` schedule uses it."""
+        return None
+
+    def state_dict(self) -> dict[str, Any]:
+        return {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        if state:
+            raise ValueError(f"{type(self).__name__} has no state, got keys {sorted(state)}")
+
+
+class Constant(TeacherWeight):
+    """λ_t = λ."""
+
+    def decide(self, signals: Signals) -> tuple[float, dict[str, float]]:
+        return self.lam, {}
+
+
+class Linear(TeacherWeight):
+    """Kickstarting's decay: λ_t = λ · max(0, 1 − t / decay_steps), t the agent steps so far."""
+
+    def __init__(self, lam: float, decay_steps: int) -> None:
+        super().__init__(lam)
+        self.decay_steps = decay_steps
+
+    def decide(self, signals: Signals) -> tuple[float, dict[str, float]]:
+        return self.lam * max(0.0, 1.0 - signals.step / self.decay_steps), {}
+
+
+class Score(TeacherWeight):
+    """QDagger's distillation weight: λ_t = λ · max(0, 1 − G_student / G_teacher).
+
+    G_student is the mean real score of the last ``window`` episodes the student finished
+    (λ_t = λ until one has); G_teacher comes from ``teacher_return()``, called once, at the
+    first decision (the card's score, or a measurement: :func:`play_return`), and kept in the
+    state so that a resume does not measure again. G_teacher must be > 0.
+    """
+
+    def __init__(self, lam: float, teacher_return: Callable[[], float], window: int) -> None:
+        super().__init__(lam)
+        self._measure = teacher_return
+        self.teacher_return: float | None = None
+        self.returns: deque[float] = deque(maxlen=window)
+
+    def decide(self, signals: Signals) -> tuple[float, dict[str, float]]:
+        if self.teacher_return is None:
+            self.teacher_return = float(self._measure())
+            if not self.teacher_return > 0:
+                raise ValueError(f"lam_schedule=score needs the teacher's return G_teacher > 0, "
+                                 f"got {self.teacher_return}: use another schedule")
+        self.returns.extend(signals.returns)
+        stats = {"teacher/teacher_return": self.teacher_return}
+        if not self.returns:
+            return self.lam, stats
+        student = float(np.mean(self.returns))
+        lam = self.lam * max(0.0, 1.0 - student / self.teacher_return)
+        return lam, stats | {"teacher/student_return": student}
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"teacher_return": self.teacher_return, "returns": list(self.returns)}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.teacher_return = state["teacher_return"]
+        self.returns = deque(state["returns"], maxlen=self.returns.maxlen)
+
+
+def lcb_weight(values: Sequence[float], scale: float) -> tuple[float, float | None]:
+    """``(clip(LCB / scale, 0, 1), LCB)`` with LCB = mean(s) − 2 · std(s) / √n, the sample
+    standard deviation (n − 1) over the ``n`` values: a signal whose mean is within two standard
+    errors of 0 reads as no evidence (weight 0), not as a small random weight. Fewer than two
+    values: no bound, weight 0.
+
+    >>> weight, bound = lcb_weight([0.0, 0.2], scale=0.05)  # mean 0.1, standard error 0.1
+    >>> weight, round(bound, 6)
+    (0.0, -0.1)
+    >>> lcb_weight([0.2, 0.2, 0.2], scale=0.4)
+    (0.5, 0.2)
+    """
+    n = len(values)
+    if n < 2:
+        return 0.0, None
+    bound = float(np.mean(values) - 2 * np.std(values, ddof=1) / math.sqrt(n))
+    return min(1.0, max(0.0, bound / scale)), bound
+
+
+class _LowerBound(TeacherWeight):
+    """λ_t = λ · clip(LCB / scale, 0, 1) over the signal of the last ``window`` rollouts."""
+
+    signal = ""
+
+    def __init__(self, lam: float, window: int, scale: float) -> None:
+        super().__init__(lam)
+        self.scale = scale
+        self.values: deque[float] = deque(maxlen=window)
+
+    def _decide(self) -> tuple[float, dict[str, float]]:
+        weight, bound = lcb_weight(self.values, self.scale)
+        return self.lam * weight, {} if bound is None else {f"teacher/{self.signal}_lcb": bound}
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"values": list(self.values)}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.values = deque(state["values"], maxlen=self.values.maxlen)
+
+
+class Agreement(_LowerBound):
+    """Agreement in action space: λ_t = λ · clip(LCB(ρ) / scale, 0, 1), where ρ is each
+    rollout's :func:`agreement` and the bound runs over the last ``window`` rollouts, this one
+    included. No gradient is involved: ρ comes from the advantages and the teacher's logits the
+    learner already has."""
+
+    signal = "agreement"
+
+    def decide(self, signals: Signals) -> tuple[float, dict[str, float]]:
+        self.values.append(signals.agreement)
+        return self._decide()
+
+
+class Gradient(_LowerBound):
+    """Agreement in parameter space: λ_t = λ · clip(LCB(c) / scale, 0, 1), where c is an
+    update's mean per-minibatch gate cosine cos(r, g_KL) (``gate/cosine``: r the gate's
+    reference, the RL gradient or its EMA) and the bound runs over the last ``window`` updates
+    before this one. The cosine is the one the gate computes anyway (the plain sum measures it
+    on the first minibatch of each epoch): no extra backward pass."""
+
+    signal = "cosine"
+
+    def decide(self, signals: Signals) -> tuple[float, dict[str, float]]:
+        return self._decide()
+
+    def observe_update(self, cosine: float | None) -> None:
+        if cosine is None:
+            raise ValueError("lam_schedule=gradient needs the gate's cosine: use a gate, not "
+                             "kl_only")
+        self.values.append(cosine)
+
+
+SCHEDULES = ("constant", "linear", "score", "agreement", "gradient")
+"""``teacher.lam_schedule`` names (built by the learner from the config)."""
+
+
+def agreement(advantages: Tensor, teacher_logprob: Tensor, student_logprob: Tensor) -> Tensor:
+    """ρ = corr(Â(s, a), log π_T(a|s) − log π(a|s)) over a rollout's samples (Pearson), for the
+    actions a taken: positive when the actions the teacher prefers more than the student does
+    earn positive advantage. 0 when either side is constant. Flattened over all dimensions.
+    log π_T is floored at log 1e-6, so that an action the teacher does not have (probability 0
+    in a multi-game run) cannot dominate the correlation.
+
+    >>> agreement(torch.tensor([1.0, 2.0, 3.0]), torch.tensor([0.0, 1.0, 2.0]), torch.zeros(3))
+    tensor(1.)
+    """
+    x = advantages.flatten().double()
+    y = (teacher_logprob.clamp(min=math.log(1e-6)) - student_logprob).flatten().double()
+    x, y = x - x.mean(), y - y.mean()
+    den = torch.sqrt((x * x).sum() * (y * y).sum())
+    rho = torch.where(den > 0, (x * y).sum() / torch.where(den > 0, den, 1.0), 0.0)
+    return rho.clamp(-1.0, 1.0).float()
+
+
+@torch.no_grad()
+def play_return(policy: Callable[[Tensor, Tensor], Tensor], env: VectorEnv, seed: int,
+                device: torch.device) -> float:
+    """Mean real score of the first episode of each environment of ``env`` (made with
+    ``life_loss_terminal=False``, so that ``done`` is a real end), actions sampled from
+    ``policy(obs, game_ids)``'s logits with a generator seeded by ``seed``: how QDagger measures
+    a teacher that has no recorded score."""
+    generator = torch.Generator().manual_seed(seed)
+    game_ids = torch.tensor(env.spec.game_ids, device=device)
+    done = np.zeros(env.spec.num_envs, dtype=bool)
+    scores: list[float] = []
+    obs = env.reset(seed)
+    while not done.all():
+        logits = policy(torch.as_tensor(obs, device=device), game_ids).cpu()
+        actions = torch.multinomial(torch.softmax(logits, -1), 1, generator=generator)
+        step = env.step(actions.squeeze(-1).numpy())
+        for i, episode in zip(np.flatnonzero(step.done), step.episodes, strict=True):
+            if not done[i]:
+                scores.append(episode.score)
+                done[i] = True
+        obs = step.obs
+    return float(np.mean(scores))
