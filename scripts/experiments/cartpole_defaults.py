@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from rl_auxgrad.run_dir import default_runs_dir
 from scripts.experiments.common import RunSpec, run_all, window_mean
 
 ROOT = Path(__file__).parents[2]
@@ -40,7 +41,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--steps", type=int, default=80_000)
-    parser.add_argument("--runs-dir", default=str(ROOT / "runs" / "defaults"))
+    parser.add_argument("--runs-dir", default=str(default_runs_dir() / "experiments" / "defaults"))
     parser.add_argument("--out", default=str(ROOT / "docs" / "cartpole_defaults.md"))
     args = parser.parse_args(argv)
     torch.set_num_threads(1)

@@ -32,6 +32,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
+from rl_auxgrad.run_dir import default_runs_dir
 from scripts.experiments.aggregate import Estimate, compare, fmt, iqm, plot_iqm_curves
 from scripts.experiments.common import (
     INFLUENCE_HEADER,
@@ -92,7 +93,7 @@ class ControlTask:
 
     @property
     def runs(self) -> Path:
-        return ROOT / "runs" / f"{self.name}_teacher"
+        return default_runs_dir() / "experiments" / f"{self.name}_teacher"
 
     @property
     def record(self) -> Path:

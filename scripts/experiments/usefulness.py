@@ -22,9 +22,10 @@ Methods (:data:`METHODS`; every one with each teacher, RL alone once, under ``go
 
 λ is the one control_teacher.py's sweep chose on seeds 1-3 (read from that experiment's record;
 ``--lam`` to set it); the evaluation seeds 11-20 are disjoint from them. Runs live under
-``runs/<task>_usefulness/<teacher>/<method>__lam<λ>__seed<seed>`` and each finished run is
-reduced into ``docs/data/<task>_usefulness.npz`` with control_teacher.py's :class:`Record`
-(finished runs are skipped, interrupted ones resume, the record alone says what is done).
+``runs/experiments/<task>_usefulness/<teacher>/<method>__lam<λ>__seed<seed>`` and each
+finished run is reduced into ``docs/data/<task>_usefulness.npz`` with control_teacher.py's
+:class:`Record` (finished runs are skipped, interrupted ones resume, the record alone says what
+is done).
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from rl_auxgrad.run_dir import default_runs_dir
 from scripts.experiments import cartpole_teacher, minatar_teacher
 from scripts.experiments.common import RunSpec
 from scripts.experiments.control_teacher import (
@@ -160,9 +162,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     task = TASKS[args.task]
     out = args.out or ROOT / "docs" / "data" / f"{task.name}_usefulness.npz"
+    runs_dir = args.runs_dir or default_runs_dir() / "experiments" / f"{task.name}_usefulness"
     run_experiment(task, args.methods, args.seeds, args.steps or task.steps,
-                   chosen_lam(task) if args.lam is None else args.lam, args.workers,
-                   args.runs_dir or ROOT / "runs" / f"{task.name}_usefulness", out)
+                   chosen_lam(task) if args.lam is None else args.lam, args.workers, runs_dir,
+                   out)
     print(f"wrote {out}")
     return 0
 
