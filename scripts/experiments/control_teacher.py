@@ -7,7 +7,9 @@ Four sets of runs, all under ``runs/<task>_teacher/<teacher>/<method>__lam<lam>_
 (finished runs are skipped, interrupted ones resume):
 
 1. lambda sweep: RL + KL and cosine at lambda in LAMS, seeds 1-3, the good teacher. The lambda
-   at which RL + KL gains most over the first EARLY share of the budget is used for the rest.
+   at which RL + KL gains most over the first EARLY share of the budget is used for the rest;
+   the report evaluates on the other seeds only (4..N), so that no seed both chooses lambda
+   and judges it.
 2. main: the ten METHODS, seeds 1..N, the good teacher.
 3. harmful: HARMFUL_METHODS with the harmful teacher.
 4. control: Projection (with and without EMA) with the uniform teacher, which carries no
@@ -16,7 +18,9 @@ Four sets of runs, all under ``runs/<task>_teacher/<teacher>/<method>__lam<lam>_
 
 Each finished run is reduced at once to binned curves in the task's record,
 ``docs/data/<task>_teacher.npz`` (committed): the experiment resumes from the record where
-``runs/`` is gone, and ``scripts/make_report.py`` reads only the record.
+``runs/`` is gone, and ``scripts/make_report.py`` reads only the record. Its claims compare
+methods by the CI of their difference against a stated margin (:class:`Check`,
+:func:`scripts.experiments.aggregate.compare`).
 """
 
 from __future__ import annotations
