@@ -122,12 +122,6 @@ def test_iqm_curve_is_the_iqm_of_each_point():
     assert (low <= point).all() and (point <= high).all()
 
 
-def test_compare_says_higher_or_lower_only_when_the_cis_are_apart():
-    a, b = aggregate.Estimate(10, 9, 11), aggregate.Estimate(5, 4, 6)
-    assert aggregate.compare(a, b) == "higher" and aggregate.compare(b, a) == "lower"
-    assert aggregate.compare(a, aggregate.Estimate(8, 7, 9.5)) == "overlapping CIs"
-
-
 def test_passing_bin_is_where_a_curve_stays_above_for_good():
     assert passing_bin(np.array([1.0, 3, 1, 3, 4]), 2) == 3
     assert passing_bin(np.array([3.0, 4]), 2) == 0
@@ -145,6 +139,7 @@ def test_control_tasks_name_shipped_teachers_of_their_game(task):
 
 def test_control_experiment_end_to_end_records_each_run_and_resumes(tmp_path, monkeypatch):
     monkeypatch.setattr(aggregate, "REPS", 40)
+    monkeypatch.setattr(control_teacher, "SWEEP_SEEDS", (1,))  # evaluation: seed 2
     task, record = cartpole_teacher.TASK, tmp_path / "record.npz"
     args = ["--seeds", "2", "--steps", "512", "--workers", "1", "--runs-dir",
             str(tmp_path / "runs"), "--out", str(record)]
@@ -153,7 +148,7 @@ def test_control_experiment_end_to_end_records_each_run_and_resumes(tmp_path, mo
     assert kept.meta["steps"] == 512 and kept.meta["seeds"] == [1, 2]
     assert kept.meta["lam"] in control_teacher.LAMS and control_teacher.complete(task, kept)
     runs = {key.rsplit("/", 2)[0] for key in kept.curves}
-    assert len(runs) == 24 + 10 * 2 - 2 * 2 + 6 * 2 + 2 * 2  # main seeds 1-2 are in the sweep
+    assert len(runs) == 8 + 10 * 2 - 2 * 1 + 6 * 2 + 2 * 2  # main seed 1 is in the sweep
     # runs/ gone: the record alone says the experiment is done, nothing is trained again
     shutil.rmtree(tmp_path / "runs")
     assert cartpole_teacher.main(task, args) == 0
@@ -165,9 +160,30 @@ def test_control_experiment_end_to_end_records_each_run_and_resumes(tmp_path, mo
     assert {c.text for c in claims} >= {"RL + KL helps early",
                                         "RL + KL falls behind RL alone later"}
     assert all(c.verdict for c in claims)
+    assert "chosen by the sweep below on seeds 1; every" in text and "on the other seeds, 2" in text
+    assert "### Every seed of the no-harm claims" in text and "### Verdicts that changed" in text
     assert sorted(p.name for p in (tmp_path / "figures").iterdir()) == [
         "cartpole_harmful_returns.png", "cartpole_teacher_gates.png",
         "cartpole_teacher_returns.png"]
+
+
+@pytest.mark.parametrize(("want", "before", "low", "high", "then", "now"), [
+    ("at least", "same (CIs overlap)", -3.0, 1.0, "holds", "not shown"),
+    ("at least", "lower", -0.5, 1.0, "does not hold", "holds"),
+    ("at least", "higher", -3.0, -1.5, "holds", "does not hold"),
+    ("at least", "lower", -3.0, -0.5, "does not hold", "not shown"),  # worse, maybe within δ
+    ("higher", "same (CIs overlap)", 0.5, 1.0, "not shown", "holds"),
+    ("higher", "higher", -0.5, -0.1, "holds", "does not hold"),
+    ("lower", "lower", -0.5, 0.5, "holds", "not shown"),
+    ("lower", "higher", -3.0, -1.5, "does not hold", "holds"),
+])
+def test_a_check_reads_a_claim_under_the_old_and_the_new_rule(want, before, low, high, then,
+                                                              now):
+    comparison = aggregate.Comparison(np.zeros((1, 1)), np.zeros((1, 1)), 1.0,
+                                      aggregate.Estimate((low + high) / 2, low, high),
+                                      aggregate.Estimate(0, 0, 0), 0.5)
+    check = control_teacher.Check("claim", "a", "b", want, comparison, before)
+    assert (check.outcome_before, check.outcome) == (then, now)
 
 
 def test_control_report_of_an_unfinished_record_says_how_to_continue(tmp_path):
