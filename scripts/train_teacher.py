@@ -3,7 +3,7 @@ scored by ``rl_auxgrad.evaluate``.
 
     python scripts/train_teacher.py --config configs/cartpole.yaml --steps 12000 \\
         --out teachers/cartpole_ppo_12k --why "stopped early: ..." [key=value ...]
-    python scripts/train_teacher.py --from-run agents/breakout_ppo_noteacher \\
+    python scripts/train_teacher.py --from-run runs/<name> \\
         --out teachers/breakout_ppo_1m --why "..."        # export a run you already have
 
 Training runs in ``runs/teacher_<name>/`` (``--runs-dir`` or ``$RL_AUXGRAD_RUNS``) and
@@ -46,11 +46,10 @@ def train_run(args: argparse.Namespace) -> Path:
 
 def export(run: Path, out: Path, args: argparse.Namespace, made_by: str) -> dict:
     config: TrainConfig = RunDir(run).config()
-    state = RunDir(run).load_checkpoint()["learner"]
     env = make_vector_env(config.env.id, 1, seed=0)
     learner = Learner(config, env.spec, torch.device("cpu"))
     env.close()
-    learner.agent.load_state_dict(state["agent"])
+    learner.agent.load_state_dict(RunDir(run).agent_weights())
     e = config.env
     env_card = ({"id": e.id, "sticky_actions": e.sticky_actions, "frame_stack": e.frame_stack,
                  "frameskip": e.frameskip, "noop_max": e.noop_max,
@@ -58,7 +57,7 @@ def export(run: Path, out: Path, args: argparse.Namespace, made_by: str) -> dict
                 else {"id": e.id})
     card = {
         "env": env_card,
-        "training": {"algo": config.agent.algo, "agent_steps": state["global_step"],
+        "training": {"algo": config.agent.algo, "agent_steps": RunDir(run).reached(),
                      "planned_total_steps": config.total_steps, "seed": config.seed,
                      "run": str(run), "made_by": made_by},
         "why_imperfect": args.why,
