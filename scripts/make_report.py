@@ -33,6 +33,7 @@ from scripts.experiments import (
     minatar_teacher,
     multitask_teacher,
     precision_check,
+    usefulness,
 )
 from scripts.experiments.common import Claim, scalars, window_mean
 
@@ -238,7 +239,8 @@ def main(argv: list[str] | None = None) -> int:
     rows += [("Du et al. (2018), RL: multi-task Breakout + Ms. Pac-Man", claim)
              for claim in multitask_claims]
     text = "# Results\n\nWritten by `python -m scripts.make_report` from the runs' event files.\n\n"
-    text += "\n".join([*(section for _, section, _ in controls), breakout,
+    text += "\n".join([*(section for _, section, _ in controls),
+                        *(usefulness.report(task) for task, _, _ in controls), breakout,
                         precision_check.report(), multitask,
                         breakout_section(), sweep_section(), supervised,
                         papers_section(rows + supervised_claims)])

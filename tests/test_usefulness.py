@@ -45,3 +45,42 @@ def test_mean_weight_reads_the_recorded_cosine_runs(tmp_path):
         record.curves[f"good/cosine__lam3__seed{seed}/charts/episodic_return"] = np.zeros(4)
         record.curves[f"good/cosine__lam3__seed{seed}/gate/weight"] = np.full(4, weight)
     assert usefulness.mean_weight(record, "good", 3.0, [11, 12, 13]) == pytest.approx(0.3)
+
+
+def _curve(level: float, bins: int = 50) -> np.ndarray:
+    return np.full(bins, level)
+
+
+def test_the_pass_table_tests_each_condition_on_the_seeds_both_methods_recorded(tmp_path):
+    """RL alone 100, RL + KL 80 (120 early); "score" matches RL + KL early and RL alone late
+    and keeps 100 with the harmful teacher; "cosine" stays at RL + KL's level late; a method
+    with 2 seeds gets no verdict."""
+    record = usefulness.UsefulnessRecord(tmp_path / "r.npz",
+                                         {"steps": 1000, "lam": 3.0, "bins": 50,
+                                          "seeds": list(range(11, 17)), "command": "c",
+                                          "hardware": "h"})
+    rng = np.random.default_rng(0)
+
+    def add(teacher: str, method: str, early: float, late: float, seeds=range(11, 17)) -> None:
+        for seed in seeds:
+            curve = np.concatenate([_curve(early, 10), _curve(late, 40)]) + rng.normal(0, 1, 50)
+            name = usefulness.run_name(method, 3.0, seed)
+            record.curves[f"{teacher}/{name}/{usefulness.RETURN}"] = curve
+
+    add("good", "rl_alone", 60, 100)
+    for teacher, (early, late) in {"good": (120, 80), "harmful": (10, 10)}.items():
+        add(teacher, "rl+kl", early, late)
+        add(teacher, "cosine", early, late)
+    add("good", "score", 120, 100)
+    add("harmful", "score", 60, 100)
+    add("good", "kickstarting", 120, 100, seeds=(11, 12))
+    rows = {m: usefulness.conditions(record, m, reps=200)
+            for m in ("score", "cosine", "kickstarting")}
+    assert usefulness.passed(rows["score"]) == 3
+    assert usefulness.passed(rows["cosine"]) == 1  # (i) only
+    assert [c.verdict for _, c, _ in rows["cosine"]][1:] == ["inferior"] * 3
+    assert all(c is None for _, c, _ in rows["kickstarting"])
+    record.save()
+    text = usefulness.report(TASK, tmp_path / "r.npz", reps=200)
+    assert "| score |" in text and "3 of 3" in text and "| kickstarting |" not in text
+    assert "| cosine |" in text and "1 of 3" in text

@@ -41,13 +41,16 @@ import torch
 
 from rl_auxgrad.run_dir import default_runs_dir
 from scripts.experiments import cartpole_teacher, minatar_teacher
+from scripts.experiments.aggregate import Comparison, compare
 from scripts.experiments.common import RunSpec
 from scripts.experiments.control_teacher import (
     BINS,
+    RETURN,
     ROOT,
     TAGS,
     ControlTask,
     Record,
+    run_name,
     run_recorded,
     spec,
 )
@@ -172,3 +175,88 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+CONDITIONS = (("i", "early", "rl+kl", "good", "early return ≥ RL + KL's (δ 5%)"),
+              ("ii", "late", "rl_alone", "good", "late return ≥ RL alone's (δ 2%)"),
+              ("ii", "auc", "rl_alone", "good", "AUC ≥ RL alone's (δ 2%)"),
+              ("iii", "auc", "rl_alone", "harmful", "harmful teacher: AUC ≥ RL alone's (δ 5%)"))
+"""The pass condition (issue 15, item 4): (condition, part, reference, teacher, wording); (ii)
+needs both of its rows."""
+SHARE = {("early", "good"): 0.05, ("late", "good"): 0.02, ("auc", "good"): 0.02,
+         ("auc", "harmful"): 0.05}
+
+
+def scores(record: Record, teacher: str, method: str, part: str, seeds: list[int]
+           ) -> np.ndarray:
+    """One number per seed: the mean return over the first 20% (early), the last 10% (late)
+    or all (auc) of the run's binned curve."""
+    runs = record.runs("good" if method == "rl_alone" else teacher, method, record.meta["lam"],
+                       seeds)
+    bins = runs.shape[1]
+    span = {"early": slice(0, int(bins * 0.2)), "late": slice(bins - int(bins * 0.1), bins),
+            "auc": slice(0, bins)}[part]
+    return np.nanmean(runs[:, span], axis=1)
+
+
+def recorded_seeds(record: Record, teacher: str, method: str) -> list[int]:
+    teacher = "good" if method == "rl_alone" else teacher
+    return [s for s in record.meta["seeds"]
+            if f"{teacher}/{run_name(method, record.meta['lam'], s)}" in record]
+
+
+def conditions(record: Record, method: str, reps: int | None = None
+               ) -> list[tuple[str, Comparison | None, list[int]]]:
+    """Each row of :data:`CONDITIONS` for ``method``: the comparison on the seeds both it and
+    the reference have recorded (None where there are fewer than 3); ``reps`` bootstrap
+    resamples (default: aggregate's)."""
+    rows = []
+    for label, part, reference, teacher, _ in CONDITIONS:
+        seeds = sorted(set(recorded_seeds(record, teacher, method))
+                       & set(recorded_seeds(record, teacher, reference)))
+        comparison = (compare(scores(record, teacher, method, part, seeds),
+                              scores(record, teacher, reference, part, seeds),
+                              SHARE[(part, teacher)], reps) if len(seeds) >= 3 else None)
+        rows.append((label, comparison, seeds))
+    return rows
+
+
+def passed(rows: list[tuple[str, Comparison | None, list[int]]]) -> int:
+    """How many of (i), (ii), (iii) hold ((ii): late and AUC both)."""
+    holds: dict[str, bool] = {}
+    for label, comparison, _ in rows:
+        holds[label] = holds.get(label, True) and comparison is not None and comparison.holds
+    return sum(holds.values())
+
+
+def report(task: ControlTask, record_path: Path | None = None, reps: int | None = None) -> str:
+    """The usefulness section of docs/RESULTS.md: every method against the pass condition,
+    each cell Δ IQM [95% CI] and its verdict, with the number of seeds it rests on."""
+    path = record_path or ROOT / "docs" / "data" / f"{task.name}_usefulness.npz"
+    record = UsefulnessRecord(path)
+    title = f"## {task.title}: which signal tells when the teacher helps\n\n"
+    if not record.meta:
+        return title + (f"Not run yet: `python -m scripts.experiments.usefulness --task "
+                        f"{task.name}`.\n")
+    meta = record.meta
+    header = " | ".join(f"({label}) {wording}" for label, _, _, _, wording in CONDITIONS)
+    lines = [f"| method | {header} | passes |", "|---|" + "---|" * len(CONDITIONS) + "---:|"]
+    for method in (m for m in METHODS if m != "rl_alone"):
+        rows = conditions(record, method, reps)
+        if all(comparison is None for _, comparison, _ in rows):
+            continue
+        cells = [("–" if c is None else
+                  f"{c.difference} {c.verdict}, P {c.probability:.2f}, n {len(s)}")
+                 for _, c, s in rows]
+        lines.append(f"| {method} | " + " | ".join(cells) + f" | {passed(rows)} of 3 |")
+    recorded = sum(1 for key in record.curves if key.endswith(f"/{RETURN}"))
+    return title + f"""Made by `{meta['command']}` ({meta['hardware']}); {meta['steps']:,} agent
+steps per run, λ = {meta['lam']:g} (chosen by the control experiment's sweep on seeds 1-3),
+evaluation seeds {min(meta['seeds'])}-{max(meta['seeds'])}; {recorded} runs recorded so far
+(the experiment is resumable: the same command continues it). Each cell: Δ IQM (method −
+reference) [95% stratified-bootstrap CI], the verdict against the margin δ, rliable's
+P(method > reference) and the number of seeds both have recorded (fewer than 3: –). A
+condition passes when the CI's lower end is above −δ; (ii) needs late return and AUC both.
+
+{chr(10).join(lines)}
+"""
