@@ -87,18 +87,18 @@ class UsefulnessRecord(Record):
 
 
 def planned(task: ControlTask, methods: list[str], seeds: list[int], lam: float, steps: int,
-            matched: dict[str, float]) -> list[RunSpec]:
-    """Every run of ``methods`` (RL alone with no teacher, once), interleaved by seed; the
-    matched constant at λ·w̄ of each teacher in ``matched``."""
+            matched: dict[str, float], teachers: tuple[str, ...] = TEACHERS) -> list[RunSpec]:
+    """Every run of ``methods`` with ``teachers`` (RL alone with no teacher, once),
+    interleaved by seed; the matched constant at λ·w̄ of each teacher in ``matched``."""
     runs = []
     for seed in seeds:
         for method in methods:
             if method == "matched_constant":
                 runs += [spec(task, t, method, lam * matched[t], seed, steps, METHODS)
-                         for t in TEACHERS if t in matched]
+                         for t in teachers if t in matched]
             else:
                 runs += [spec(task, t, method, lam, seed, steps, METHODS)
-                         for t in (("good",) if method == "rl_alone" else TEACHERS)]
+                         for t in (("good",) if method == "rl_alone" else teachers)]
     return runs
 
 
@@ -121,8 +121,8 @@ def chosen_lam(task: ControlTask) -> float:
 
 
 def run_experiment(task: ControlTask, methods: list[str], seeds: list[int], steps: int,
-                   lam: float, workers: int, runs_dir: Path, record_path: Path
-                   ) -> UsefulnessRecord:
+                   lam: float, workers: int, runs_dir: Path, record_path: Path,
+                   teachers: tuple[str, ...] = TEACHERS) -> UsefulnessRecord:
     """Every method but the matched constant, then the matched constant; each run recorded as
     it finishes."""
     record = UsefulnessRecord(record_path)
@@ -137,14 +137,15 @@ def run_experiment(task: ControlTask, methods: list[str], seeds: list[int], step
         "hardware": f"{platform.machine()} CPU, {os.cpu_count()} cores, torch "
                     f"{torch.__version__}, one torch thread per run"})
     first = [m for m in methods if m != "matched_constant"]
-    run_recorded(planned(task, first, seeds, lam, steps, {}), record, runs_dir, workers)
+    run_recorded(planned(task, first, seeds, lam, steps, {}, teachers), record, runs_dir,
+                 workers)
     if "matched_constant" in methods:
         matched = record.meta.setdefault("matched_weight", {})
-        for teacher in TEACHERS:
+        for teacher in teachers:
             matched.setdefault(teacher, mean_weight(record, teacher, lam, record.meta["seeds"]))
         record.save()
-        run_recorded(planned(task, ["matched_constant"], seeds, lam, steps, matched), record,
-                     runs_dir, workers)
+        run_recorded(planned(task, ["matched_constant"], seeds, lam, steps, matched, teachers),
+                     record, runs_dir, workers)
     record.save()
     return record
 
@@ -158,6 +159,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=2, help="runs side by side")
     parser.add_argument("--methods", nargs="+", choices=METHODS, default=list(METHODS),
                         help="a subset of the methods (default: all)")
+    parser.add_argument("--teachers", nargs="+", choices=TEACHERS, default=list(TEACHERS),
+                        help="a subset of the teachers (default: all)")
     parser.add_argument("--lam", type=float, help="λ (default: control_teacher's sweep's)")
     parser.add_argument("--runs-dir", type=Path, help="default runs/<task>_usefulness")
     parser.add_argument("--out", type=Path, help="the record (default "
@@ -168,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
     runs_dir = args.runs_dir or default_runs_dir() / "experiments" / f"{task.name}_usefulness"
     run_experiment(task, args.methods, args.seeds, args.steps or task.steps,
                    chosen_lam(task) if args.lam is None else args.lam, args.workers, runs_dir,
-                   out)
+                   out, tuple(args.teachers))
     print(f"wrote {out}")
     return 0
 
