@@ -100,7 +100,10 @@ def random_teacher(directory: Path) -> Path:
     torch.manual_seed(0)
     agent = ActorCritic(make_torso("nature", env.spec.obs_shape), env.spec.num_actions)
     env.close()
-    return save_teacher(directory, agent, env.spec, "nature", {"note": "untrained, for timing"})
+    return save_teacher(directory, agent, env.spec, "nature",
+                        {"note": "untrained, for timing; the score is the shipped teacher's, so "
+                                 "that lam_schedule=score reads it instead of playing episodes",
+                         "score": {"mean": 9.0}})
 
 
 def main() -> None:
@@ -108,6 +111,10 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=16384, help="agent steps per method")
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
     parser.add_argument("--write", action="store_true", help="append to docs/PERFORMANCE.md")
+    parser.add_argument("--only", nargs="+", metavar="METHOD",
+                        help="measure only methods whose name contains one of these words, "
+                             "besides 'ours PPO' (e.g. --only agreement score); the ratios of "
+                             "the methods not measured are left out")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     with tempfile.TemporaryDirectory() as tmp:
@@ -122,14 +129,26 @@ def main() -> None:
                 args.steps, ["gate.name=cosine", "gate.reference=full"], teacher),
             "ours PPO + teacher + RL + KL": lambda: ours(args.steps, ["gate.name=multitask"],
                                                          teacher),
+            "ours PPO + teacher + RL + KL, λ by agreement": lambda: ours(
+                args.steps, ["gate.name=multitask", "teacher.lam_schedule=agreement"], teacher),
+            "ours PPO + teacher + RL + KL, λ by score": lambda: ours(
+                args.steps, ["gate.name=multitask", "teacher.lam_schedule=score"], teacher),
             "ours PPO, bf16": lambda: ours(args.steps, ["agent.precision=bf16"]),
             "ours PPO + teacher + cosine, bf16": lambda: ours(
                 args.steps, ["gate.name=cosine", "agent.precision=bf16"], teacher),
         }
+        if args.only:
+            methods = {name: run for name, run in methods.items() if name == "ours PPO"
+                       or any(word in name for word in args.only)}
         sps = {name: args.steps / run() for name, run in methods.items()}
     rows = [(name, value) for name, value in sps.items()]
     for name, value in rows:
-        print(f"{name:30s} {value:8.1f} steps per CPU second")
+        print(f"{name:45s} {value:8.1f} steps per CPU second "
+              f"({value / sps['ours PPO']:.2f} of ours PPO)")
+    if args.only:
+        if args.write:
+            write_partial(args, rows, sps["ours PPO"])
+        return
     speedup = sps["ours PPO"] / sps["sb3 PPO"]
     slowdown = sps["ours PPO"] / sps["ours PPO + teacher + cosine"]
     slowdown_full = sps["ours PPO"] / sps["ours PPO + teacher + cosine, reference=full"]
@@ -154,6 +173,21 @@ def main() -> None:
         path = Path("docs/PERFORMANCE.md")
         path.write_text(path.read_text() + "\n".join(lines))
         print(f"appended to {path}")
+
+
+def write_partial(args: argparse.Namespace, rows: list[tuple[str, float]], base: float) -> None:
+    """Appends a measurement of a subset of the methods (``--only``) to docs/PERFORMANCE.md."""
+    lines = ["", f"## Training throughput on Breakout: {', '.join(args.only)}", "",
+             f"Made by `python scripts/bench_throughput.py --steps {args.steps} --threads "
+             f"{args.threads} --only {' '.join(args.only)} --write` (torch {torch.__version__}, "
+             f"{platform.machine()}, process CPU time per method; the teacher is an untrained "
+             "Nature CNN, which costs what a trained one does).", "",
+             "| method | agent steps per CPU second | ratio to ours PPO without a teacher |",
+             "|---|---:|---:|"]
+    lines += [f"| {name} | {value:.1f} | {value / base:.2f} |" for name, value in rows]
+    path = Path("docs/PERFORMANCE.md")
+    path.write_text(path.read_text() + "\n".join([*lines, ""]))
+    print(f"appended to {path}")
 
 
 if __name__ == "__main__":
