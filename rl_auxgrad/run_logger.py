@@ -55,6 +55,10 @@ class RunLogger:
         mean = f"{sum(self.recent) / len(self.recent):.1f}" if self.recent else "-"
         self.progress.update(self.task, completed=step, sps=sps, ret=mean)
 
+    def flush(self) -> None:
+        """Writes the buffered events to the event file."""
+        self.writer.flush()
+
     def close(self) -> None:
         self.progress.stop()
         self.writer.close()

@@ -230,12 +230,18 @@ def train(run: Run, stop_after: int | None = None, deadline: float | None = None
                          "checkpoint") as stop:
             while learner.global_step < config.total_steps:
                 rollout, obs, episodes = learner.collect(env, obs)
-                stats = learner.learn(rollout)
+                try:
+                    stats = learner.learn(rollout)
+                except RuntimeError as error:  # Adam at lr 1e38: its step overflows float
+                    if "overflow" not in str(error):
+                        raise
+                    raise _diverged("the optimizer step overflowed", learner.global_step,
+                                    directory) from None
                 step = learner.global_step
                 bad = sorted(k for k, v in stats.items() if not math.isfinite(v))
                 bad = bad or _non_finite(learner)
                 if bad:
-                    raise _diverged(", ".join(bad[:3]), step, directory)
+                    raise _diverged(f"{', '.join(bad[:3])} became NaN/inf", step, directory)
                 logger.episodes(step, episodes)
                 logger.update(step, stats)
                 every, minutes = config.checkpoint_every, config.checkpoint_minutes
@@ -246,6 +252,7 @@ def train(run: Run, stop_after: int | None = None, deadline: float | None = None
                 due = step // every > (step - rollout.rewards.numel()) // every or \
                     (minutes > 0 and time.monotonic() - last_save >= 60 * minutes)
                 if finished or stopping or due:
+                    logger.flush()  # the events up to the checkpoint survive a kill after it
                     directory.save_checkpoint({"learner": learner.state_dict(),
                                                "env": env.state_dict(),
                                                "obs": torch.from_numpy(obs)}, step)
@@ -278,7 +285,7 @@ def _diverged(what: str, step: int, directory: RunDir) -> TrainingDiverged:
     kept = (f"the last finite checkpoint is {directory.checkpoint_file} (step "
             f"{directory.reached()})" if directory.has_checkpoint()
             else f"no checkpoint of {directory.path} was written before it")
-    return TrainingDiverged(f"{what} became NaN/inf at step {step}; {kept} (try a lower "
+    return TrainingDiverged(f"{what} at step {step}; {kept} (try a lower "
                             "agent.learning_rate or teacher.lam)")
 
 

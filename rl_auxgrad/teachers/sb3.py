@@ -152,7 +152,7 @@ def _read_zip(path: Path) -> tuple[dict[str, Any], dict[str, Tensor], str]:
         weights = torch.load(io.BytesIO(raw_weights), map_location="cpu", weights_only=True)
     except (RuntimeError, EOFError, ValueError, OSError) as error:
         raise TeacherError(f"{path}: its policy.pth is truncated or corrupt "
-                           f"({str(error).strip().splitlines()[0] or type(error).__name__})"
+                           f"({(str(error).strip() or type(error).__name__).splitlines()[0]})"
                            ) from None
     except pickle.UnpicklingError as error:
         reason = str(error).strip().splitlines()[0]
