@@ -426,15 +426,15 @@ def test_sigkill_at_random_moments_loses_nothing(tmp_path):
     uninterrupted one, and the next start removes the killed writes' temporary files."""
     exact = ["deterministic=true", "total_steps=16384", "checkpoint_every=256",  # every update
              "agent.update_epochs=2"]
-    start = ["--config", CONFIG, "--no-progress", f"runs_dir={tmp_path}", *exact]
-    assert train_module.main([*start, "name=ref"]) == 0
+    start = ["--config", CONFIG, f"runs_dir={tmp_path}", *exact]
+    assert train_module.main([*start, "--no-progress", "name=ref"]) == 0
     rng = random.Random(0)
     run = RunDir(tmp_path / "k")
     kills = during_writes = 0
     while kills < 12:
         at_launch = run.reached()
         process = launch(*(["--resume", str(run.path)] if run.is_run() else
-                           [*start[3:], "name=k"]), held_writes=True)
+                           [*start, "name=k"]), held_writes=True)
         wait_for(lambda p=process, s=at_launch: run.reached() > s or p.poll() is not None)
         if kills % 2:  # inside the next checkpoint write
             wait_for(lambda p=process: bool(list(run.path.glob(".checkpoint*.tmp")))
