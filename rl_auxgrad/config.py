@@ -7,13 +7,15 @@ Precedence, lowest first: the defaults below, the defaults of the chosen algorit
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
-from omegaconf import OmegaConf
+import yaml
+from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from rl_auxgrad.teacher_weight import SCHEDULES
@@ -176,6 +178,9 @@ class TrainConfig:
     torch's default and 7.6 s with one thread each; one run alone took 6.7 s either way."""
     checkpoint_every: int = 100_000
     """Agent steps between checkpoints (always one at the end)."""
+    checkpoint_minutes: float = 10.0
+    """Also a checkpoint when this many minutes of wall-clock time passed since the last one
+    (0: only every checkpoint_every steps), so a killed long run loses minutes, not hours."""
     runs_dir: str = ""
     """Folder for new runs; empty: $RL_AUXGRAD_RUNS, else runs (an ignored folder)."""
     env: EnvConfig = field(default_factory=EnvConfig)
@@ -197,7 +202,7 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
     """Merges the defaults, the algorithm's defaults, a YAML file and ``key=value`` overrides,
     then validates. Raises :class:`ConfigError` with one clear message."""
     try:
-        layers = [OmegaConf.load(path)] if path is not None else []
+        layers = [_read_yaml(Path(path))] if path is not None else []
         layers.append(OmegaConf.from_dotlist(overrides or []))
         merged = OmegaConf.merge(OmegaConf.structured(TrainConfig), *layers)
         algo = merged.agent.algo
@@ -205,12 +210,33 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
             raise ConfigError(f"agent.algo={algo!r} is unknown: choose ppo or a2c")
         merged = OmegaConf.merge(OmegaConf.structured(TrainConfig), ALGO_DEFAULTS[algo], *layers)
         config: TrainConfig = OmegaConf.to_object(merged)  # type: ignore[assignment]
-    except FileNotFoundError:
-        raise ConfigError(f"config file {path} does not exist") from None
     except OmegaConfBaseException as error:
         raise ConfigError(_describe(error)) from None
     validate(config)
     return config
+
+
+def _read_yaml(path: Path) -> DictConfig:
+    """The mapping in the YAML file ``path`` (safe loading: ``!!python`` tags are refused)."""
+    try:
+        loaded = OmegaConf.load(path)
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path} does not exist") from None
+    except IsADirectoryError:
+        raise ConfigError(f"config file {path} is a directory, not a YAML file") from None
+    except OSError as error:
+        raise ConfigError(f"cannot read config file {path} ({error.strerror})") from None
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+        raise ConfigError(f"config file {path} is not valid YAML{where}: {problem}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"config file {path} is not a text file") from None
+    if not isinstance(loaded, DictConfig):
+        raise ConfigError(f"config file {path} holds a list, not a mapping of keys (e.g. "
+                          "'env: {id: CartPole-v1}')")
+    return loaded
 
 
 def _describe(error: OmegaConfBaseException) -> str:
@@ -221,78 +247,138 @@ def _describe(error: OmegaConfBaseException) -> str:
     return f"bad value for {key}: {first}" if key else first
 
 
+@dataclass(frozen=True)
+class Range:
+    """An interval of allowed values, closed unless ``*_open``; None is unbounded."""
+
+    low: float | None = None
+    high: float | None = None
+    low_open: bool = False
+    high_open: bool = False
+
+    def __contains__(self, value: float) -> bool:
+        return ((self.low is None or value > self.low or (value == self.low and not self.low_open))
+                and (self.high is None
+                     or value < self.high or (value == self.high and not self.high_open)))
+
+    def __str__(self) -> str:
+        if self.high is None:
+            return "any finite number" if self.low is None else \
+                f"{'>' if self.low_open else '>='} {self.low:g}"
+        return f"in {'(' if self.low_open else '['}{self.low:g}, {self.high:g}" \
+               f"{')' if self.high_open else ']'}"
+
+
+POSITIVE, NON_NEGATIVE, AT_LEAST_ONE = Range(0, low_open=True), Range(0), Range(1)
+PROBABILITY, FINITE = Range(0, 1), Range()
+
+RANGES: dict[str, Range] = {
+    "seed": Range(0, 2**30, high_open=True),
+    "total_steps": POSITIVE,
+    "cpu_threads": NON_NEGATIVE,
+    "checkpoint_every": POSITIVE,
+    "checkpoint_minutes": NON_NEGATIVE,
+    "env.num_envs": AT_LEAST_ONE,
+    "env.sticky_actions": PROBABILITY,
+    "env.frame_stack": AT_LEAST_ONE,
+    "env.frameskip": AT_LEAST_ONE,
+    "env.noop_max": NON_NEGATIVE,
+    "env.threads": NON_NEGATIVE,
+    "agent.learning_rate": POSITIVE,
+    "agent.num_steps": AT_LEAST_ONE,
+    "agent.num_minibatches": AT_LEAST_ONE,
+    "agent.update_epochs": AT_LEAST_ONE,
+    "agent.gamma": Range(0, 1, low_open=True),
+    "agent.gae_lambda": PROBABILITY,
+    "agent.clip_coef": POSITIVE,  # 0 would freeze the policy
+    "agent.ent_coef": NON_NEGATIVE,
+    "agent.vf_coef": NON_NEGATIVE,
+    "agent.max_grad_norm": POSITIVE,  # a negative norm would flip the gradient's sign
+    "teacher.lam": NON_NEGATIVE,
+    "teacher.lam_decay_steps": NON_NEGATIVE,
+    "teacher.score_window": AT_LEAST_ONE,
+    "teacher.score_episodes": AT_LEAST_ONE,
+    "teacher.lcb_window": Range(2),  # a standard error needs two rollouts
+    "teacher.lcb_scale": POSITIVE,
+    "teacher.temperature": POSITIVE,
+    "teacher.q_temperature": POSITIVE,
+    "gate.ema": Range(0, 1, low_open=True),  # or null: off
+    "gate.threshold": Range(-1, 1),  # a cosine
+    "gate.attittud.k": AT_LEAST_ONE,
+    "gate.attittud.num_examples": AT_LEAST_ONE,
+    "gate.attittud.eta": FINITE,  # each entry; a negative eta reverses that component
+    "gate.attittud.eta_main": FINITE,
+    "gate.attittud.recompute_every": AT_LEAST_ONE,
+}
+"""The allowed values of every numeric field (of each entry for a list); floats must also be
+finite. tests/test_config.py fails if a numeric field has no entry here."""
+
+CHOICES: dict[str, tuple[str, ...]] = {
+    "agent.algo": tuple(ALGO_DEFAULTS),
+    "agent.torso": ("auto", "nature", "impala", "mlp"),
+    "agent.optimizer": ("adam", "rmsprop"),
+    "agent.precision": ("fp32", "bf16"),
+    "teacher.lam_schedule": SCHEDULES,
+    "teacher.head": ("shared", "separate"),
+    "gate.name": GATE_NAMES,
+    "gate.per": ("whole", "variable"),
+    "gate.scope": ("shared", "torso"),
+    "gate.reference": ("policy", "full"),
+}
+"""The allowed values of string fields with a fixed set of choices."""
+
+
+def field_value(config: TrainConfig, key: str) -> Any:
+    """The value of the dotted ``key`` (e.g. ``agent.clip_coef``) in ``config``."""
+    value: Any = config
+    for part in key.split("."):
+        value = getattr(value, part)
+    return value
+
+
+def is_run_name(name: str) -> bool:
+    """Whether ``name`` is a relative path of plain folder names, which stays inside the runs
+    folder (``a/b`` is; ``../x``, ``/x`` and ``.hidden`` are not)."""
+    return all(re.fullmatch(r"\w[\w.+=-]*", part) for part in name.split("/"))
+
+
 def validate(config: TrainConfig) -> None:
-    """Checks values that types cannot: ranges and choices. Raises :class:`ConfigError`."""
+    """Checks values that types cannot: finiteness, :data:`RANGES`, :data:`CHOICES` and the
+    relations between fields. Raises :class:`ConfigError` naming the key and the value."""
+    for key, allowed in RANGES.items():
+        value = field_value(config, key)
+        for item in value if isinstance(value, list) else [value]:
+            if item is None and key == "gate.ema":
+                continue
+            if not math.isfinite(item):
+                raise ConfigError(f"{key} must be a finite number, got {item}")
+            if item not in allowed:
+                raise ConfigError(f"{key} must be {allowed}, got {item}")
+    for key, choices in CHOICES.items():
+        if field_value(config, key) not in choices:
+            raise ConfigError(f"{key}={field_value(config, key)!r} is unknown: choose one of "
+                              f"{', '.join(choices)}")
+    a = config.agent
     checks: list[tuple[bool, str]] = [
-        (config.total_steps > 0, f"total_steps must be > 0, got {config.total_steps}"),
-        (config.checkpoint_every > 0,
-         f"checkpoint_every must be > 0, got {config.checkpoint_every}"),
-        (config.cpu_threads >= 0, f"cpu_threads must be >= 0, got {config.cpu_threads}"),
-        (config.device in ("auto", "cpu", "cuda") or config.device.startswith("cuda:"),
-         f"device must be auto, cpu or cuda, got {config.device!r}"),
-        (config.env.num_envs >= 1, f"env.num_envs must be >= 1, got {config.env.num_envs}"),
-        (0.0 <= config.env.sticky_actions <= 1.0,
-         f"env.sticky_actions must be in [0, 1], got {config.env.sticky_actions}"),
-        (config.agent.torso in ("auto", "nature", "impala", "mlp"),
-         f"agent.torso must be auto, nature, impala or mlp, got {config.agent.torso!r}"),
-        (config.agent.optimizer in ("adam", "rmsprop"),
-         f"agent.optimizer must be adam or rmsprop, got {config.agent.optimizer!r}"),
-        (config.agent.precision in ("fp32", "bf16"),
-         f"agent.precision must be fp32 or bf16, got {config.agent.precision!r}"),
-        (config.agent.learning_rate > 0,
-         f"agent.learning_rate must be > 0, got {config.agent.learning_rate}"),
-        (config.agent.num_steps >= 1,
-         f"agent.num_steps must be >= 1, got {config.agent.num_steps}"),
-        (config.agent.num_minibatches >= 1 and config.agent.update_epochs >= 1,
-         "agent.num_minibatches and agent.update_epochs must be >= 1"),
-        ((config.env.num_envs * config.agent.num_steps) % config.agent.num_minibatches == 0,
-         f"the batch (env.num_envs x agent.num_steps = "
-         f"{config.env.num_envs * config.agent.num_steps}) must split into "
-         f"agent.num_minibatches={config.agent.num_minibatches} equal minibatches"),
-        (0.0 < config.agent.gamma <= 1.0 and 0.0 <= config.agent.gae_lambda <= 1.0,
-         "agent.gamma must be in (0, 1] and agent.gae_lambda in [0, 1]"),
-        (config.teacher.lam >= 0, f"teacher.lam must be >= 0, got {config.teacher.lam}"),
-        (config.teacher.lam_schedule in SCHEDULES,
-         f"teacher.lam_schedule={config.teacher.lam_schedule!r} is unknown: choose one of "
-         f"{', '.join(SCHEDULES)}"),
+        (not config.name or is_run_name(config.name),
+         f"name={config.name!r} must be a folder name inside the runs folder (letters, digits "
+         "and _ . + = -, parts joined by /; no .., no absolute path)"),
+        (config.device in ("auto", "cpu", "cuda") or re.fullmatch(r"cuda:\d+", config.device)
+         is not None, f"device must be auto, cpu, cuda or cuda:N, got {config.device!r}"),
+        ((config.env.num_envs * a.num_steps) % a.num_minibatches == 0,
+         f"the batch (env.num_envs x agent.num_steps = {config.env.num_envs * a.num_steps}) "
+         f"must split into agent.num_minibatches={a.num_minibatches} equal minibatches"),
         (config.teacher.lam_schedule != "linear" or config.teacher.lam_decay_steps > 0,
          "teacher.lam_schedule=linear needs teacher.lam_decay_steps > 0"),
-        (config.teacher.score_window >= 1,
-         f"teacher.score_window must be >= 1, got {config.teacher.score_window}"),
-        (config.teacher.score_episodes >= 1,
-         f"teacher.score_episodes must be >= 1, got {config.teacher.score_episodes}"),
-        (config.teacher.lcb_window >= 2,
-         f"teacher.lcb_window must be >= 2 (a standard error needs two rollouts), got "
-         f"{config.teacher.lcb_window}"),
-        (config.teacher.lcb_scale > 0,
-         f"teacher.lcb_scale must be > 0, got {config.teacher.lcb_scale}"),
         (config.teacher.lam_schedule != "gradient" or config.gate.name != "kl_only",
          "teacher.lam_schedule=gradient needs the gate's cosine: gate.name=kl_only has none; "
          "choose a gate (multitask for the plain sum)"),
-        (config.teacher.temperature > 0,
-         f"teacher.temperature must be > 0, got {config.teacher.temperature}"),
-        (config.teacher.q_temperature > 0,
-         f"teacher.q_temperature must be > 0, got {config.teacher.q_temperature}"),
-        (config.teacher.head in ("shared", "separate"),
-         f"teacher.head must be shared or separate, got {config.teacher.head!r}"),
-        (config.gate.name in GATE_NAMES,
-         f"gate.name={config.gate.name!r} is unknown: choose one of {', '.join(GATE_NAMES)}"),
-        (config.gate.ema is None or 0.0 < config.gate.ema <= 1.0,
-         f"gate.ema must be in (0, 1] or null, got {config.gate.ema}"),
-        (config.gate.per in ("whole", "variable"),
-         f"gate.per must be whole or variable, got {config.gate.per!r}"),
-        (config.gate.scope in ("shared", "torso"),
-         f"gate.scope must be shared or torso, got {config.gate.scope!r}"),
-        (config.gate.reference in ("policy", "full"),
-         f"gate.reference must be policy or full, got {config.gate.reference!r}"),
         (len(config.gate.attittud.eta) == 3,
          "gate.attittud.eta must have three entries: [eta_orth, eta_pos, eta_neg]"),
     ]
     for ok, message in checks:
         if not ok:
             raise ConfigError(message)
-    if config.teacher.path is not None and config.teacher.path.lower() == "none":
-        config.teacher.path = None
 
 
 def to_yaml(config: TrainConfig) -> str:

@@ -11,7 +11,6 @@ are not over-counted.
 
 from __future__ import annotations
 
-import argparse
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ import torch
 from torch import Tensor
 
 from rl_auxgrad.agents.learner import Learner
+from rl_auxgrad.cli import ArgumentParser
 from rl_auxgrad.config import ConfigError, resolve_device
 from rl_auxgrad.envs import EnvSpec, Episode, ObsToDevice, StepResult, make_vector_env
 from rl_auxgrad.run_dir import RunDir
@@ -86,8 +86,8 @@ def _episodes_in_order(step: StepResult, ended: np.ndarray) -> list[Episode]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m rl_auxgrad.evaluate",
-                                     description=__doc__.split("\n\n")[0])
+    parser = ArgumentParser(prog="python -m rl_auxgrad.evaluate",
+                            description=__doc__.split("\n\n")[0])
     parser.add_argument("path", help="a run directory (runs/<name>), a teacher directory or "
                                      "a Stable-Baselines3 .zip")
     parser.add_argument("--game", help="the game an SB3 zip plays (e.g. Breakout, CartPole-v1)")
@@ -104,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
                             sticky_actions=args.sticky_actions,
                             deterministic=args.deterministic,
                             device=resolve_device(args.device))
-    except ValueError as error:
+    except (ValueError, OSError) as error:  # bad input, named by the message
         print(f"error: {error}", file=sys.stderr)
         return 2
     print(f"{path}: {scores.summary()}")
@@ -137,7 +137,11 @@ def _score_run(run: RunDir, episodes: int, options: dict) -> Scores:
 
     def make_policy(spec: EnvSpec) -> Policy:
         learner = Learner(config, spec, options["device"])
-        learner.agent.load_state_dict(weights)
+        try:
+            learner.agent.load_state_dict(weights)
+        except RuntimeError as error:
+            raise ConfigError(f"the weights in {run.path} do not fit its {RunDir.CONFIG} "
+                              f"({str(error).strip().splitlines()[0]})") from None
         learner.agent.eval()
         return lambda obs, games: learner.agent(obs, games).logits
 

@@ -7,7 +7,9 @@ A run directory (``runs/<name>/`` by default) holds:
 - ``teacher_record.json``: which teacher it distils (path, SHA-256 of the weights, card);
   runs made before this module wrote ``teacher.json``, which is still read;
 - ``checkpoint.safetensors``: the training state (atomic; its header carries the agent step);
-- ``events.out.tfevents.*``: tensorboard scalars.
+- ``events.out.tfevents.*``: tensorboard scalars;
+- ``forked_from.json``: for a run forked from another's checkpoint (``--fork``), which run,
+  which step and the SHA-256 of that checkpoint.
 
 An evidence agent shipped in ``agents/<name>/`` is a run reduced to ``config.yaml`` and the
 policy's weights, ``model.safetensors`` (no optimizer state; it may be stored as float16).
@@ -16,6 +18,7 @@ Runs live under :func:`default_runs_dir`, an ignored folder: nothing here is mea
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from dataclasses import dataclass
@@ -48,6 +51,7 @@ class RunDir:
     CHECKPOINT = "checkpoint.safetensors"
     TEACHER_RECORD = "teacher_record.json"
     LEGACY_TEACHER_RECORD = "teacher.json"
+    FORK_RECORD = "forked_from.json"
     WEIGHTS = "model.safetensors"
     """An evidence agent's weights (policy only) in place of a checkpoint."""
 
@@ -78,6 +82,15 @@ class RunDir:
             raise ConfigError(f"{self.path} is not a run directory: it has no {self.CONFIG}")
         return load_config(self.config_file, overrides)
 
+    def create(self) -> None:
+        """Makes the directory (and its parents); ConfigError if the runs folder cannot hold
+        it (a file in the way, no permission)."""
+        try:
+            self.path.mkdir(parents=True)
+        except OSError as error:
+            raise ConfigError(f"cannot create run directory {self.path} ({error.strerror}): "
+                              "choose a writable --runs-dir") from None
+
     def write_config(self, config: TrainConfig) -> None:
         self.path.mkdir(parents=True, exist_ok=True)
         _write_atomically(self.config_file, to_yaml(config))
@@ -86,8 +99,22 @@ class RunDir:
         """The teacher the run distils (path, sha256, card), or None for a run without one."""
         for name in (self.TEACHER_RECORD, self.LEGACY_TEACHER_RECORD):
             if (self.path / name).is_file():
-                return json.loads((self.path / name).read_text())
+                try:
+                    return json.loads((self.path / name).read_text())
+                except (json.JSONDecodeError, UnicodeDecodeError) as error:
+                    raise ConfigError(f"{self.path / name} is not valid JSON ({error})") from None
         return None
+
+    def write_fork_record(self, record: dict[str, Any]) -> None:
+        _write_atomically(self.path / self.FORK_RECORD, json.dumps(record, indent=2) + "\n")
+
+    def remove_temporaries(self) -> list[Path]:
+        """Deletes the temporary files of writes a kill interrupted (``.<name>.*.tmp``, see
+        :func:`~rl_auxgrad.checkpoint.save_tensors`); returns them."""
+        stale = sorted(self.path.glob(".*.tmp")) if self.path.is_dir() else []
+        for path in stale:
+            path.unlink()
+        return stale
 
     def write_teacher_record(self, record: dict[str, Any]) -> None:
         self.path.mkdir(parents=True, exist_ok=True)
@@ -115,6 +142,9 @@ class RunDir:
 
     def load_checkpoint(self) -> dict[str, Any]:
         return load_state(self.checkpoint_file, device="cpu")
+
+    def checkpoint_sha256(self) -> str:
+        return hashlib.sha256(self.checkpoint_file.read_bytes()).hexdigest()
 
     def event_files(self) -> list[Path]:
         return sorted(self.path.glob("events.out.tfevents.*"))

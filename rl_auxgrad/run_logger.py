@@ -17,8 +17,10 @@ class RunLogger:
 
     def __init__(self, run_dir: Path, total_steps: int, start_step: int, games: tuple[str, ...],
                  hyperparameters: str, show_progress: bool = True) -> None:
-        # purge_step drops events a killed run logged after its last checkpoint.
-        self.writer = SummaryWriter(str(run_dir), purge_step=start_step or None)
+        # Resuming from a checkpoint at start_step: drop the events a killed run logged after
+        # it (steps > start_step), keep those of start_step itself, which the checkpoint covers.
+        self.writer = SummaryWriter(str(run_dir), purge_step=start_step + 1 if start_step
+                                    else None)
         if start_step == 0:
             self.writer.add_text("hyperparameters", hyperparameters)
         self.per_game = len(games) > 1
@@ -52,6 +54,10 @@ class RunLogger:
         self.writer.add_scalar("charts/SPS", sps, step)
         mean = f"{sum(self.recent) / len(self.recent):.1f}" if self.recent else "-"
         self.progress.update(self.task, completed=step, sps=sps, ret=mean)
+
+    def flush(self) -> None:
+        """Writes the buffered events to the event file."""
+        self.writer.flush()
 
     def close(self) -> None:
         self.progress.stop()

@@ -5,6 +5,7 @@ scripts and ``scripts/sweep.py`` (Ray Tune workers) build on these."""
 
 from __future__ import annotations
 
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from rl_auxgrad.config import load_config
+from rl_auxgrad.interrupts import Interrupted
 from rl_auxgrad.records import run_scalars
 from rl_auxgrad.run_dir import RunDir
 from rl_auxgrad.training import TrainingDiverged, resume, start, train
@@ -68,6 +70,9 @@ def run_one(spec: RunSpec, runs_dir: Path, deadline: float | None = None) -> Pat
         train(run, stop_after, deadline, show_progress=False)
     except (ValueError, TrainingDiverged) as error:
         raise SystemExit(f"run {spec.name} failed: {error}") from None
+    except Interrupted as error:
+        print(f"run {spec.name}: {error}", file=sys.stderr, flush=True)
+        raise SystemExit(error.exit_code) from None
     return directory.path
 
 

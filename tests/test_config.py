@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
+import re
 from pathlib import Path
 
 import pytest
 
-from rl_auxgrad.config import ConfigError, load_config, to_yaml
+from rl_auxgrad.config import RANGES, ConfigError, TrainConfig, load_config, to_yaml
 
 
 def test_precedence_defaults_algo_yaml_overrides(tmp_path):
@@ -40,11 +42,34 @@ def test_teacher_path_none_means_no_teacher():
     (["agent.num_minibatches=3"], "must split into"),
     (["teacher.lam_schedule=linear"], "lam_decay_steps > 0"),
     (["gate.ema=0"], "gate.ema must be in"),
-    (["agent.precision=fp16"], "agent.precision must be fp32 or bf16"),
+    (["agent.precision=fp16"], "agent.precision='fp16' is unknown"),
+    (["teacher.lam=inf"], "teacher.lam must be a finite number, got inf"),
+    (["agent.learning_rate=nan"], "agent.learning_rate must be a finite number"),
+    (["agent.clip_coef=-1"], "agent.clip_coef must be > 0, got -1"),
+    (["agent.max_grad_norm=-1"], "agent.max_grad_norm must be > 0"),
+    (["gate.attittud.eta=[1,inf,0]"], "gate.attittud.eta must be a finite number"),
+    (["gate.threshold=2"], "gate.threshold must be in [-1, 1]"),
+    (["name=../x"], "must be a folder name inside the runs folder"),
+    (["name=/tmp/x"], "must be a folder name inside the runs folder"),
 ])
 def test_bad_values_raise_one_config_error(overrides, message):
-    with pytest.raises(ConfigError, match=message):
+    with pytest.raises(ConfigError, match=re.escape(message)):
         load_config(None, overrides)
+
+
+def test_every_numeric_field_has_a_range():
+    """RANGES covers each int / float field (and list of floats) of every config dataclass."""
+    def numeric_keys(cls: type, prefix: str = "") -> set[str]:
+        keys: set[str] = set()
+        for f in dataclasses.fields(cls):
+            kind = str(f.type)
+            if dataclasses.is_dataclass(f.default_factory):  # type: ignore[arg-type]
+                keys |= numeric_keys(f.default_factory, f"{prefix}{f.name}.")  # type: ignore[arg-type]
+            elif re.search(r"\b(int|float)\b", kind):
+                keys.add(prefix + f.name)
+        return keys
+
+    assert numeric_keys(TrainConfig) == set(RANGES)
 
 
 def test_missing_file(tmp_path):

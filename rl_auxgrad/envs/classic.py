@@ -20,7 +20,11 @@ class ClassicEnv(VectorEnv):
 
     def __init__(self, env_id: str, num_envs: int, *, seed: int) -> None:
         same_step = {"autoreset_mode": gym.vector.AutoresetMode.SAME_STEP}
-        probe = gym.make(env_id)
+        try:
+            probe = gym.make(env_id)
+        except gym.error.Error as error:  # e.g. DependencyNotInstalled: Box2D for LunarLander
+            raise ValueError(f"{env_id} cannot be made here: "
+                             f"{str(error).strip().splitlines()[0]}") from None
         shape = probe.observation_space.shape or ()
         probe.close()
         flatten = [gym.wrappers.FlattenObservation] if len(shape) > 1 else None

@@ -46,18 +46,66 @@ def read_card(directory: str | Path) -> dict[str, Any]:
         raise TeacherError(f"teacher {directory} not found: expected a directory with {CARD} "
                            f"and {WEIGHTS}, a Stable-Baselines3 .zip, or teacher.path=none")
     try:
-        return json.loads((directory / CARD).read_text())
-    except json.JSONDecodeError as error:
+        card = json.loads((directory / CARD).read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise TeacherError(f"teacher card {directory / CARD} is not valid JSON ({error})") from None
+    problem = _card_problem(card)
+    if problem:
+        raise TeacherError(f"teacher card {directory / CARD}: {problem}")
+    return card
+
+
+def _card_problem(card: Any) -> str | None:
+    """What is wrong with a card's network fields, or None."""
+    if not isinstance(card, dict):
+        return f"expected a JSON object, got a {type(card).__name__}"
+    missing = [k for k in ("games", "obs_shape", "torso", "num_actions", "action_meanings")
+               if k not in card]
+    if missing:
+        return f"missing {', '.join(missing)}"
+    games, shape, actions, meanings = (card["games"], card["obs_shape"], card["num_actions"],
+                                       card["action_meanings"])
+    checks = [
+        (isinstance(games, list) and bool(games) and all(isinstance(g, str) for g in games),
+         f"games must be a non-empty list of game names, got {games!r}"),
+        (isinstance(shape, list) and bool(shape)
+         and all(isinstance(d, int) and not isinstance(d, bool) and d > 0 for d in shape),
+         f"obs_shape must be a list of positive integers, got {shape!r}"),
+        (isinstance(card["torso"], str), f"torso must be a name, got {card['torso']!r}"),
+        (isinstance(actions, int) and not isinstance(actions, bool) and actions > 0,
+         f"num_actions must be a positive integer, got {actions!r}"),
+        (isinstance(meanings, list) and (meanings == [] or (
+            len(meanings) == len(games) and all(
+                isinstance(m, list) and len(m) == actions and all(isinstance(a, str) for a in m)
+                for m in meanings))),
+         f"action_meanings must be [] or one list of num_actions={actions!r} names per game"),
+        (isinstance(card.get("separate_distill_head", False), bool),
+         "separate_distill_head must be true or false"),
+    ]
+    return next((message for ok, message in checks if not ok), None)
 
 
 def load_agent(directory: str | Path, card: dict[str, Any] | None = None) -> ActorCritic:
-    """The teacher's network itself (an :class:`ActorCritic`), e.g. to fine-tune it."""
+    """The teacher's network itself (an :class:`ActorCritic`), e.g. to fine-tune it;
+    TeacherError if the weights are unreadable or do not match the card."""
     directory = Path(directory)
     card = read_card(directory) if card is None else card
-    net = ActorCritic(make_torso(card["torso"], tuple(card["obs_shape"])), card["num_actions"],
-                      len(card["games"]), card.get("separate_distill_head", False))
-    net.load_state_dict(load_file(directory / WEIGHTS))
+    try:
+        torso = make_torso(card["torso"], tuple(card["obs_shape"]))
+    except ValueError as error:
+        raise TeacherError(f"teacher card {directory / CARD}: {error}") from None
+    net = ActorCritic(torso, card["num_actions"], len(card["games"]),
+                      card.get("separate_distill_head", False))
+    try:
+        weights = load_file(directory / WEIGHTS)
+    except Exception as error:  # safetensors raises its own error types for bad files
+        raise TeacherError(f"teacher weights {directory / WEIGHTS} are truncated or not a "
+                           f"safetensors file ({str(error).strip().splitlines()[0]})") from None
+    try:
+        net.load_state_dict(weights)
+    except RuntimeError as error:
+        raise TeacherError(f"teacher weights {directory / WEIGHTS} do not match its card "
+                           f"({str(error).strip().splitlines()[0]})") from None
     return net
 
 

@@ -143,11 +143,18 @@ def _read_zip(path: Path) -> tuple[dict[str, Any], dict[str, Tensor], str]:
     except zipfile.BadZipFile:
         raise TeacherError(f"{path} is not a zip file: a teacher is a native teacher "
                            "directory or a Stable-Baselines3 .zip") from None
-    except json.JSONDecodeError as error:
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise TeacherError(f"{path}: its 'data' entry is not JSON ({error})") from None
+    if not isinstance(data, dict):
+        raise TeacherError(f"{path}: its 'data' entry is a JSON {type(data).__name__}, not the "
+                           "mapping SB3 writes: not a Stable-Baselines3 model")
     try:
         weights = torch.load(io.BytesIO(raw_weights), map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError) as error:
+    except (RuntimeError, EOFError, ValueError, OSError) as error:
+        raise TeacherError(f"{path}: its policy.pth is truncated or corrupt "
+                           f"({(str(error).strip() or type(error).__name__).splitlines()[0]})"
+                           ) from None
+    except pickle.UnpicklingError as error:
         reason = str(error).strip().splitlines()[0]
         raise TeacherError(f"{path}: policy.pth holds pickled Python objects besides tensors, "
                            "and unpickling a file can run any code it carries, so it is not "
