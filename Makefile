@@ -10,7 +10,7 @@ TORCH_VERSION ?= 2.13.0
 TORCH_INDEX ?=
 ARGS ?=
 
-.PHONY: install train test lint bench clean
+.PHONY: install train test test-slow lint ci bench clean
 
 install: $(STAMP)
 
@@ -38,8 +38,15 @@ train: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest -n 2 $(ARGS)
 
+# The slow tests: the SIGKILL loop, the Ray sweep (skipped without ray).
+test-slow: $(STAMP)
+	$(PY) -m pytest -m slow $(ARGS)
+
 lint: $(STAMP)
 	$(PY) -m ruff check rl_auxgrad tests scripts
+
+# What .ci/run runs: lint, the test suite, the slow tests.
+ci: lint test test-slow
 
 bench: $(STAMP)
 	$(PY) scripts/bench_gating.py

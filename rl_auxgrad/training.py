@@ -118,8 +118,9 @@ def _fork(source: RunDir, saved: TrainConfig, config: TrainConfig, state: dict |
     config = replace(config, name=name)
     if config.env != saved.env or config.seed != saved.seed:
         state = {**state, "env": None}  # other environments: fresh episodes
-    if config.gate != saved.gate or config.teacher != saved.teacher:
-        state = {**state, "learner": {k: v for k, v in state["learner"].items() if k != "gate"}}
+    if config.gate != saved.gate or config.teacher != saved.teacher:  # a new gate and schedule
+        state = {**state, "learner": {k: v for k, v in state["learner"].items()
+                                      if k not in ("gate", "teacher_weight")}}
     run = _prepare(config, directory, state, source.checkpoint_file)
     _create(run, {"source": str(source.path), "step": state["learner"]["global_step"],
                   "sha256": source.checkpoint_sha256()})
@@ -179,7 +180,8 @@ def _prepare(config: TrainConfig, directory: RunDir, state: dict | None,
 
 
 def _restore(learner: Learner, saved: dict, checkpoint: Path) -> None:
-    """Loads ``saved`` into ``learner``; what ``saved`` lacks (a fork's new gate) stays fresh."""
+    """Loads ``saved`` into ``learner``; what ``saved`` lacks (a fork's new gate or teacher
+    schedule) stays fresh."""
     try:
         learner.load_state_dict({**learner.state_dict(), **saved})
     except (KeyError, RuntimeError, ValueError, TypeError) as error:

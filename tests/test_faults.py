@@ -387,6 +387,12 @@ def test_resume_applies_safe_overrides_and_fork_records_its_origin(tmp_path, ref
     assert origin["source"] == str(run.path) and origin["step"] == 3072
     assert len(origin["sha256"]) == 64 and fork.reached() == 4096
     assert fork.config().seed == 2 and fork.config().name == "f" and run.config().seed == 1
+    teacher = ROOT / "teachers" / "cartpole_ppo_12k"  # a teacher, its gate and schedule added
+    assert train_module.main(["--resume", str(run.path), "--fork", "g", "--no-progress",
+                              "total_steps=4096", f"teacher.path={teacher}", "gate.name=cosine",
+                              "teacher.lam_schedule=score"]) == 0
+    state = RunDir(tmp_path / "g").load_checkpoint()["learner"]
+    assert state["teacher_weight"]["teacher_return"] > 0
 
 
 def test_divergence_keeps_the_last_finite_checkpoint(tmp_path, monkeypatch, capsys):
