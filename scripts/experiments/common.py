@@ -1,6 +1,7 @@
 """Shared by the experiment scripts: train a list of runs side by side (each skipped when
 finished, resumed when interrupted: :mod:`rl_auxgrad.runs`), reduce finished runs to records
-(:class:`Experiment`) and bin their scalars."""
+(:class:`Experiment`) and bin their scalars. :class:`Claim` is re-exported from
+:mod:`scripts.claims`."""
 
 from __future__ import annotations
 
@@ -11,13 +12,13 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, replace
 from multiprocessing import get_context
 from pathlib import Path
-from typing import NamedTuple
 
 import numpy as np
 
 from rl_auxgrad.records import SUFFIX, write_record
 from rl_auxgrad.run_dir import RunDir, default_runs_dir
 from rl_auxgrad.runs import RunSpec, finished, run_one, scalars, window_mean
+from scripts.claims import Claim
 
 __all__ = ["INFLUENCE_HEADER", "Claim", "Experiment", "RunSpec", "binned", "finished",
            "measured_claim", "passing_bin", "reached_curves", "reached_steps", "run_all",
@@ -162,16 +163,6 @@ def passing_bin(curve: np.ndarray, level: float) -> int | None:
         return 0
     first = int(not_above[-1]) + 1
     return first if first < len(curve) else None
-
-
-class Claim(NamedTuple):
-    """A seed paper's claim as an experiment measured it: the numbers, the verdict (agrees,
-    differs, partly, ... so far, not measured yet) and, where it does not agree, why."""
-
-    text: str
-    measured: str
-    verdict: str
-    why: str = ""
 
 
 def measured_claim(text: str, methods: tuple[str, ...], unfinished: list[str], ready: bool,
