@@ -291,18 +291,25 @@ def test_atari_reports_say_what_has_not_run_yet(module, tmp_path, monkeypatch):
 def test_breakout_claims_say_so_far_until_every_method_they_compare_is_finished():
     summary = {"rl_alone": (2.0, 12.0), "rl+kl": (7.0, 10.0), "cosine": (5.0, 12.0),
                "kl_only": (7.0, np.nan), "projection": (7.0, 10.0)}
-    rl_kl, kl_only, cosine = breakout_teacher._claims(
-        summary, {"cosine": (0.24, 0.15)}, ["cosine", "kl_only"])
+    def claims(weights: dict[str, tuple[float, float]], unfinished: list[str]) -> list[Claim]:
+        return breakout_teacher.claims(breakout_teacher.Measured(
+            (1, 2), 500_000, {}, summary, weights, unfinished))
+
+    rl_kl, kl_only, cosine = claims({"cosine": (0.24, 0.15)}, ["cosine", "kl_only"])
     assert rl_kl.verdict == "agrees"  # helps early (7 > 2), behind late (10 < 12)
     assert kl_only.verdict == "not measured yet"  # no run of it at the budget
     assert cosine.verdict == "agrees so far (cosine not finished)"
     assert "gate weight 0.24 → 0.15" in cosine.measured
     # a gate that keeps passing more of the teacher does not "ignore it later"
-    *_, cosine = breakout_teacher._claims(summary, {"cosine": (0.1, 0.3)}, [])
+    *_, cosine = claims({"cosine": (0.1, 0.3)}, [])
     assert cosine.verdict == "differs"
 
 
 def test_multitask_claims_compare_per_game_scores_and_gate_weights():
+    def decide(summary, single_breakout, unfinished):
+        return multitask_teacher.claims(multitask_teacher.Measured(
+            (1, 2), 500_000, {}, summary, single_breakout, unfinished))
+
     def summary(mt, kl, cos, weights):
         games = ("Breakout", "MsPacman")
         out = {(m, f"charts/episodic_return/{g}"): (0.0, v) for m, scores in
@@ -315,21 +322,21 @@ def test_multitask_claims_compare_per_game_scores_and_gate_weights():
         return out
 
     poster = summary(mt=(3, 500), kl=(6, 300), cos=(7, 500), weights=(0.3, 0.05))
-    claims = multitask_teacher._claims(poster, 8.0, [])
+    claims = decide(poster, 8.0, [])
     assert [c.verdict for c in claims] == ["agrees"] * 3
     assert "cosine gate weight Ms. Pac-Man 0.05" in claims[2].measured
     assert all(c.why == "" for c in claims)
     # the gate shields Ms. Pac-Man from most of the teacher's harm, but not all of it
-    *_, cosine = multitask_teacher._claims(summary((3, 500), (6, 300), (7, 450), (0.3, 0.05)),
+    *_, cosine = decide(summary((3, 500), (6, 300), (7, 450), (0.3, 0.05)),
                                            8.0, [])
     assert cosine.verdict == "partly"
     assert "recovers 75% of the score RL + KL loses" in cosine.why
     # Ms. Pac-Man passing more of the Breakout teacher than Breakout does: not ignored
-    claims = multitask_teacher._claims(summary((3, 500), (6, 300), (7, 480), (0.1, 0.2)), 8.0,
+    claims = decide(summary((3, 500), (6, 300), (7, 480), (0.1, 0.2)), 8.0,
                                        ["multitask_rl"])
     assert claims[2].verdict == "differs so far (multitask_rl not finished)"
     # a multi-task Breakout as good as single-task's is not learnt "at its expense"
-    assert multitask_teacher._claims(poster, 3.0, [])[0].verdict == "differs"
+    assert decide(poster, 3.0, [])[0].verdict == "differs"
 
 
 def test_the_report_says_why_a_claim_does_not_agree():

@@ -20,9 +20,9 @@ from rl_auxgrad.run_dir import RunDir, default_runs_dir
 from rl_auxgrad.runs import RunSpec, finished, run_one, scalars, window_mean
 from scripts.claims import Claim
 
-__all__ = ["INFLUENCE_HEADER", "Claim", "Experiment", "RunSpec", "binned", "finished",
-           "measured_claim", "passing_bin", "reached_curves", "reached_steps", "run_all",
-           "run_one", "scalars", "teacher_runs", "window_mean"]
+__all__ = ["INFLUENCE_HEADER", "Claim", "Experiment", "MethodRuns", "RunSpec", "binned",
+           "finished", "measured_claim", "passing_bin", "reached_curves", "reached_steps",
+           "run_all", "run_one", "scalars", "teacher_runs", "window_mean"]
 
 ROOT = Path(__file__).parents[2]
 RECORDS = ROOT / "docs" / "data"
@@ -142,6 +142,16 @@ def reached_curves(directories: list[Path], tag: str, steps: int, bins: int
         rows.append(curve)
         found.append(i)
     return (np.array(rows) if rows else np.full((0, bins), np.nan)), found
+
+
+@dataclass(frozen=True)
+class MethodRuns:
+    """The runs of one method found so far: their seeds, the last agent step at which each
+    logged an episode, and per tag the :func:`reached_curves` (runs, bins) curves."""
+
+    seeds: list[int]
+    reached: list[int]
+    curves: dict[str, np.ndarray]
 
 
 def reached_steps(directories: list[Path]) -> list[int]:
