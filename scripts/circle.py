@@ -4,7 +4,7 @@
 several starting points. Writes the trajectories to ``<out-dir>/figures/circle.png`` and the
 final points to ``<out-dir>/supervised/circle.md``.
 
-    python scripts/circle.py [--lam 0.1] [--lr 0.01] [--steps 6000] [--out-dir docs]
+    python -m scripts.circle [--lam 0.1] [--lr 0.01] [--steps 6000] [--out-dir docs]
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from rl_auxgrad.supervised.circle import (
     CIRCLE_TARGET,
     run_circle,
 )
+from scripts.claims import Claim, write_claims
 
 Paths = dict[tuple[str, tuple[float, float]], np.ndarray]
 COLORS = ("tab:blue", "tab:red", "tab:green", "tab:purple", "tab:orange", "tab:brown")
@@ -83,7 +84,9 @@ def main() -> None:
     figure.parent.mkdir(parents=True, exist_ok=True)
     report.parent.mkdir(parents=True, exist_ok=True)
     plot(paths, args, figure)
-    report.write_text(markdown(paths, args, Path("..") / "figures" / figure.name))
+    found = claims(paths, args)
+    write_claims(report.with_name("circle_claims.json"), found)
+    report.write_text(markdown(paths, args, Path("..") / "figures" / figure.name, found))
     print(report.read_text())
 
 
@@ -129,11 +132,13 @@ def plot(paths: Paths, args: argparse.Namespace, out: Path) -> None:
     plt.close(fig)
 
 
-def markdown(paths: Paths, args: argparse.Namespace, figure: Path) -> str:
+def markdown(paths: Paths, args: argparse.Namespace, figure: Path, found: list[Claim]
+             ) -> str:
+    """The report: settings, the final points, the claims ``found`` and where multitask ends."""
     lines = [
         "# Tran-Thien (2020) unit-circle toy problem",
         "",
-        f"Made by `{shlex.join(['python', 'scripts/circle.py', *sys.argv[1:]])}`.",
+        f"Made by `{shlex.join(['python', '-m', 'scripts.circle', *sys.argv[1:]])}`.",
         "",
         "`L_main = (sqrt(x^2 + y^2) - 1)^2`, `L_aux = (x - 2)^2 + y^2`, λ = "
         f"{args.lam}; solution (1, 0). Adam (`torch.optim.Adam`, lr {args.lr}, betas (0.9, "
@@ -156,11 +161,28 @@ def markdown(paths: Paths, args: argparse.Namespace, figure: Path) -> str:
         lines.append(f"| {gate} | {show(start, 1)} | {show(end)} | "
                      f"{main_loss(end):.3g} | {distance(end):.4f} | "
                      f"{'never' if step is None else step} |")
-    return "\n".join([*lines, "", *verdicts(paths, args), ""])
+    lines += ["", f"Claims (reaching (1, 0) means ending within {args.tolerance} of it):", "",
+              *map(say, found)]
+    fixed_point = ((1 + 2 * args.lam) / (1 + args.lam), 0.0)
+    off = max(np.hypot(*(paths["multitask", start][-1] - fixed_point)) for start in CIRCLE_STARTS)
+    lines += ["", f"Multitask ends at most {off:.2g} from its fixed point {show(fixed_point)}."]
+    if 1e-6 < off < args.tolerance:
+        lines[-1] += (" Adam with a constant learning rate on a deterministic gradient does not "
+                      "settle exactly at a minimum (as its second-moment estimate decays, the "
+                      "step grows until the iterate oscillates), which is also why some "
+                      "'settled at' steps are late.")
+    return "\n".join([*lines, ""])
 
 
-def verdicts(paths: Paths, args: argparse.Namespace) -> list[str]:
-    """Checks the claims of the paper (Fig. 3, every start) and the blog (Fig. 4, from (0, 2))."""
+def say(claim: Claim) -> str:
+    """A claim's bullet: ``- **Reproduced**: text`` or ``- **Not reproduced**: text Why: why``."""
+    head = "Reproduced" if claim.verdict == "agrees" else "Not reproduced"
+    return f"- **{head}**: {claim.text}" + (f" Why: {claim.why}" if claim.why else "")
+
+
+def claims(paths: Paths, args: argparse.Namespace) -> list[Claim]:
+    """Checks the claims of the paper (Fig. 3, every start) and the blog (Fig. 4, from (0, 2));
+    the numbers are in each claim's text (and in the report's table)."""
     tol, first = args.tolerance, CIRCLE_STARTS[0]
 
     def every(gate: str, test: Callable[[np.ndarray], bool]) -> bool:
@@ -169,8 +191,8 @@ def verdicts(paths: Paths, args: argparse.Namespace) -> list[str]:
     def reaches(gate: str, start: tuple[float, float]) -> bool:
         return distance(paths[gate, start][-1]) < tol
 
-    def say(ok: bool, claim: str) -> str:
-        return f"- **{'Reproduced' if ok else 'Not reproduced'}**: {claim}"
+    def check(ok: bool, text: str, why: str = "") -> Claim:
+        return Claim(text, "see the section", "agrees" if ok else "differs", why)
 
     single = every("single", lambda p: abs(np.hypot(*p) - 1) < ON_CIRCLE and distance(p) > FAR)
     near = max(np.hypot(*(paths["single", start][-1] - np.divide(start, np.hypot(*start))))
@@ -186,36 +208,24 @@ def verdicts(paths: Paths, args: argparse.Namespace) -> list[str]:
     stalled = [f"{g} from {show(start, 1)}" for g in cosines for start in CIRCLE_STARTS
                if not reaches(g, start) and np.allclose(np.abs(paths[g, start][-1]),
                                                         STALL, atol=0.01)]
-    why = (" Why: " + ", ".join(stalled) + " stall at (1/2, ±√3/2), where ∇L_aux is tangent to "
+    why = (", ".join(stalled) + " stall at (1/2, ±√3/2), where ∇L_aux is tangent to "
            "the circle, so cos(∇L_main, ∇L_aux) and with it the weight max(0, cos) tend to 0 on "
            "both sides of the circle; only Adam's oscillation across the circle can carry the "
            "point past it." if stalled else "")
-    lines = [
-        "Claims (reaching (1, 0) means ending within "
-        f"{tol} of it):",
-        "",
-        say(single, f"single task stops on the unit circle (||p| - 1| < {ON_CIRCLE}) near its "
-            f"start, far from (1, 0) (> {FAR}), from every start (paper Fig. 3); it ends at most "
-            f"{near:.2f} from the point of the circle nearest to its start."),
-        say(multitask, f"multitask converges near (within {NEAR}) but not to (1, 0), from every "
-            "start (paper Fig. 3)."),
-        say(every("projection", lambda p: distance(p) < tol),
-            "projection reaches (1, 0) from every start (paper Fig. 3)."),
-        say(quicker, f"from {show(first, 1)}, weighted and unweighted cosine also reach (1, 0), "
-            "but projection is quicker (blog Fig. 4): settled at step "
-            + ", ".join(f"{g} {'never' if t is None else t}" for g, t in when.items()) + "."),
-        say(not misses, "the same holds from the other starts (blog)"
-            + (": " + "; ".join(misses) + "." + why if misses else ".")),
+    return [
+        check(single, f"single task stops on the unit circle (||p| - 1| < {ON_CIRCLE}) near its "
+              f"start, far from (1, 0) (> {FAR}), from every start (paper Fig. 3); it ends at "
+              f"most {near:.2f} from the point of the circle nearest to its start."),
+        check(multitask, f"multitask converges near (within {NEAR}) but not to (1, 0), from "
+              "every start (paper Fig. 3)."),
+        check(every("projection", lambda p: distance(p) < tol),
+              "projection reaches (1, 0) from every start (paper Fig. 3)."),
+        check(quicker, f"from {show(first, 1)}, weighted and unweighted cosine also reach (1, 0), "
+              "but projection is quicker (blog Fig. 4): settled at step "
+              + ", ".join(f"{g} {'never' if t is None else t}" for g, t in when.items()) + "."),
+        check(not misses, "the same holds from the other starts (blog)"
+              + (": " + "; ".join(misses) + "." if misses else "."), why),
     ]
-    fixed_point = ((1 + 2 * args.lam) / (1 + args.lam), 0.0)
-    off = max(np.hypot(*(paths["multitask", start][-1] - fixed_point)) for start in CIRCLE_STARTS)
-    lines += ["", f"Multitask ends at most {off:.2g} from its fixed point {show(fixed_point)}."]
-    if 1e-6 < off < tol:
-        lines[-1] += (" Adam with a constant learning rate on a deterministic gradient does not "
-                      "settle exactly at a minimum (as its second-moment estimate decays, the "
-                      "step grows until the iterate oscillates), which is also why some "
-                      "'settled at' steps are late.")
-    return lines
 
 
 if __name__ == "__main__":

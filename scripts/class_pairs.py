@@ -10,7 +10,7 @@ noise-free variant instead (every step: the whole main and the whole auxiliary t
 step per epoch) into ``<stem>_full_batch_runs.json``; the report shows it in its own section and
 figure whenever that file exists.
 
-    python scripts/class_pairs.py [--seeds 20] [--workers 2] [--quick] [--full-batch]
+    python -m scripts.class_pairs [--seeds 20] [--workers 2] [--quick] [--full-batch]
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ import torch
 from rl_auxgrad.supervised import class_pairs
 from rl_auxgrad.supervised.runlog import command, log_invocation, wall_time
 from rl_auxgrad.supervised.trainer import TrainConfig, mean_ci95, train
+from scripts.claims import Claim, bullet, write_claims
 
 METHODS: dict[str, tuple[str, dict[str, Any]]] = {
     "single": ("single", {}),
@@ -126,7 +127,7 @@ def main() -> None:
                    wall, len(todo), args.workers)
 
     report = base.with_suffix(".md")
-    text = ""
+    text, found = "", []
     for variant, variant_methods in (("", tuple(METHODS)), ("_full_batch", FULL_METHODS)):
         path = base.with_name(f"{stem}{variant}_runs.json")
         if not path.exists():
@@ -139,10 +140,14 @@ def main() -> None:
         figure = args.out_dir / "figures" / f"{stem}{variant}.png"
         figure.parent.mkdir(parents=True, exist_ok=True)
         plot(rows, pairs, figure, variant_methods)
-        text += (markdown if not variant else full_batch_markdown)(
+        section, section_claims = (markdown if not variant else full_batch_markdown)(
             rows, pairs, distances, complete, args, max_epochs, invocations, path, figure, report)
+        text += section
+        found += [c._replace(text=c.text + " (full batch)") if variant else c
+                  for c in section_claims]
     report.write_text(text)
-    print(f"wrote {report} ({wall:.0f} s)")
+    write_claims(base.with_name(f"{stem}_claims.json"), found)
+    print(f"wrote {report} and its claims ({wall:.0f} s)")
 
 
 def select(rows: list[dict[str, Any]], label: str, method: str) -> dict[int, dict[str, Any]]:
@@ -241,7 +246,8 @@ def _closer(to_ref: tuple[float, float, float], to_other: tuple[float, float, fl
 
 
 def claims(rows: list[dict[str, Any]], pairs: dict[str, tuple[int, int]],
-           methods: tuple[str, ...] = tuple(METHODS)) -> list[str]:
+           methods: tuple[str, ...] = tuple(METHODS)) -> list[Claim]:
+    """Du et al.'s claims (a) and (b), on the per-batch cosines and test BCEs of ``methods``."""
     out = []
     cos = {(label, m): per_seed(rows, label, m, "cosine") for label in pairs for m in methods}
     per_batch = [m for m in methods if m != "cosine_ema"]  # cosine_ema's is against the EMA
@@ -249,11 +255,12 @@ def claims(rows: list[dict[str, Any]], pairs: dict[str, tuple[int, int]],
     verdict = ("Holds" if diffs["multitask"][1] > 0 else
                "Does not hold significantly" if diffs["multitask"][0] > 0 else "Does not hold")
     reversed_in = [m for m, d in diffs.items() if d[2] < 0]
-    out.append(
-        "- **(a) The gradient cosine is higher for the near pair than for the far pair.** "
+    out.append(Claim(
+        "(a) The gradient cosine is higher for the near pair than for the far pair",
         "Per-seed difference near − far of the mean (over epochs) cosine on the torso: "
-        + "; ".join(f"{m} runs {_diff(d)}" for m, d in diffs.items())
-        + f". {verdict} in the multitask runs (where both losses train the torso)"
+        + "; ".join(f"{m} runs {_diff(d)}" for m, d in diffs.items()) + ".",
+        "agrees" if verdict == "Holds" else "differs",
+        f"{verdict} in the multitask runs (where both losses train the torso)"
         + (f"; reversed (significantly) in the {', '.join(reversed_in)} runs, so the ordering "
            "depends on which training run the cosine is measured in" if reversed_in else "")
         + (". The cosines are small in absolute value (per-batch gradients, the main and "
@@ -262,7 +269,7 @@ def claims(rows: list[dict[str, Any]], pairs: dict[str, tuple[int, int]],
            f"{_fmt(cos['far', 'cosine_ema'])}, near − far "
            f"{_diff(paired(cos['near', 'cosine_ema'], cos['far', 'cosine_ema']))}."
            if "cosine_ema" in methods else
-           ". Full-batch gradients: no sampling noise on either side."))
+           ". Full-batch gradients: no sampling noise on either side.")))
     weight = {label: mean_of(rows, label, "cosine", "weight") for label in pairs}
     for label, reference, other in (("near", "multitask", "single"),
                                     ("far", "single", "multitask")):
@@ -275,12 +282,13 @@ def claims(rows: list[dict[str, Any]], pairs: dict[str, tuple[int, int]],
             parts.append(f"{gate} − {reference} {_diff(to_ref)}, {gate} − {other} "
                          f"{_diff(to_other)}: closer to {closer}")
         tracks = _closer(paired(bce["cosine"], bce[reference]), paired(bce["cosine"], bce[other]))
-        out.append(
-            f"- **(b) On the {label} pair the cosine gate tracks {reference}.** Test BCE "
-            f"differences: multitask − single {_diff(gap)} "
+        out.append(Claim(
+            f"(b) On the {label} pair the cosine gate tracks {reference}",
+            f"Test BCE differences: multitask − single {_diff(gap)} "
             f"({'significant' if _significant(gap) else 'not significant'}); "
-            + "; ".join(parts) + ". "
-            + ("Holds for the weighted cosine gate" if tracks else
+            + "; ".join(parts) + ".",
+            "agrees" if tracks else "differs",
+            ("Holds for the weighted cosine gate" if tracks else
                "Does not hold for the weighted cosine gate")
             + ("." if _significant(gap) else
                " (but multitask and single task do not differ significantly here, so which "
@@ -291,12 +299,12 @@ def claims(rows: list[dict[str, Any]], pairs: dict[str, tuple[int, int]],
                if weight[label] < 0.1 else ".")
             + (" The auxiliary task does not hurt here (multitask − single ≤ 0), so the "
                "paper's far-pair situation, an auxiliary task that must be ignored, is absent."
-               if label == "far" and gap[0] <= 0 else ""))
+               if label == "far" and gap[0] <= 0 else "")))
     return out
 
 
 def ema_claim(rows: list[dict[str, Any]], pairs: dict[str, tuple[int, int]], n_main: int
-              ) -> str:
+              ) -> Claim:
     """The project's hypothesis: against an EMA of g_main the weighted cosine gate passes the
     near pair's auxiliary gradient (tracks multitask there) although per-batch cosines are small.
     """
@@ -314,11 +322,12 @@ def ema_claim(rows: list[dict[str, Any]], pairs: dict[str, tuple[int, int]], n_m
     d = {(label, ref): paired(bce[label, "cosine_ema"], bce[label, ref])
          for label in pairs for ref in ("single", "multitask", "cosine")}
     near_tracks = _closer(d["near", "multitask"], d["near", "single"])
-    verdict = ("Holds: closer to multitask and significantly better than single task"
-               if near_tracks and d["near", "single"][2] < 0 else
-               "Holds only in the mean: closer to multitask, but not significantly better than "
-               "single task" if near_tracks else
-               "Does not hold: closer to single task")
+    word, verdict = (
+        ("agrees", "Holds: closer to multitask and significantly better than single task")
+        if near_tracks and d["near", "single"][2] < 0 else
+        ("partly", "Holds only in the mean: closer to multitask, but not significantly better "
+         "than single task") if near_tracks else
+        ("differs", "Does not hold: closer to single task"))
     verdict += (", and significantly better than the per-batch weighted cosine gate."
                 if d["near", "cosine"][2] < 0 else
                 "; not significantly different from the per-batch weighted cosine gate."
@@ -327,9 +336,10 @@ def ema_claim(rows: list[dict[str, Any]], pairs: dict[str, tuple[int, int]], n_m
     far_closer = "multitask" if _closer(d["far", "multitask"], d["far", "single"]) else "single"
     far_sig = [f"significantly {'better' if d['far', ref][2] < 0 else 'worse'} than {ref}"
                for ref in ("single", "multitask") if _significant(d["far", ref])]
-    return (
-        "- **(c) Against an EMA of g_main (α = 0.01) the weighted cosine gate tracks multitask on "
-        "the near pair** (the project's hypothesis from its RL runs: the EMA averages out the "
+    return Claim(
+        "(c) Against an EMA of g_main (α = 0.01) the weighted cosine gate tracks multitask on "
+        "the near pair",
+        "(the project's hypothesis from its RL runs: the EMA averages out the "
         "batch noise of g_main, so the cosine reflects the tasks' agreement"
         + (f"; but here every main batch is the whole main training set, n_main = {n_main} ≤ "
            f"batch {BATCH}, so g_main has no sampling noise for the EMA to remove and the EMA "
@@ -338,7 +348,9 @@ def ema_claim(rows: list[dict[str, Any]], pairs: dict[str, tuple[int, int]], n_m
         + "). Near "
         f"{pairs['near']}: {stats['near']}; test BCE cosine_ema − multitask "
         f"{_diff(d['near', 'multitask'])}, cosine_ema − single {_diff(d['near', 'single'])}, "
-        f"cosine_ema − cosine {_diff(d['near', 'cosine'])}. {verdict} Far {pairs['far']}: "
+        f"cosine_ema − cosine {_diff(d['near', 'cosine'])}.",
+        word,
+        f"{verdict} Far {pairs['far']}: "
         f"{stats['far']}; cosine_ema − single {_diff(d['far', 'single'])}, cosine_ema − "
         f"multitask {_diff(d['far', 'multitask'])}: closer to {far_closer}"
         + (f", {' and '.join(far_sig)}." if far_sig else
@@ -366,15 +378,15 @@ def full_batch_markdown(rows: list[dict[str, Any]], pairs: dict[str, tuple[int, 
                         distances: dict[tuple[int, int], float], seeds: list[int],
                         args: argparse.Namespace, max_epochs: int,
                         invocations: list[dict[str, Any]], runs_path: Path, figure: Path,
-                        report: Path) -> str:
-    """The report's section on the full-batch (noise-free gradient) variant."""
+                        report: Path) -> tuple[str, list[Claim]]:
+    """The report's section on the full-batch (noise-free gradient) variant, and its claims."""
     steps = FULL_STEPS * max_epochs
     capped = sum(1 for r in rows if r["epochs"] >= steps)
     methods = tuple(m for m in FULL_METHODS if select(rows, "near", m))
     lines = [
         "", "## Variant: full-batch gradients (noise-free)", "",
         f"From `{runs_path}` ({len(rows)} runs: seeds {seeds[0]}–{seeds[-1]}, {len(seeds)}; "
-        "trained by `python scripts/class_pairs.py --full-batch --workers 1`).", "",
+        "trained by `python -m scripts.class_pairs --full-batch --workers 1`).", "",
         f"- As above, except: every step uses the whole main training set ({args.n_main} images) "
         "and the whole auxiliary training set (all training images, about 718), so g_main and "
         "g_aux have no sampling noise; full-batch gradient descent with Adam (lr "
@@ -398,18 +410,21 @@ def full_batch_markdown(rows: list[dict[str, Any]], pairs: dict[str, tuple[int, 
         lines.append(f"| {label} {pair} | multitask | "
                      f"{_diff(paired(bce['multitask'], bce['single']))} | |")
     found = claims(rows, pairs, methods)
-    holds = all("Holds for the weighted" in line for line in found[1:])
-    lines += ["", "### Comparison with the paper (full batch)", "", *found,
-              f"- **Overall: cosine gating tracks multitask on the near pair and single task on "
-              f"the far pair.** {'Holds' if holds else 'Does not hold'} for the weighted cosine "
-              "gate with noise-free gradients (both pair verdicts above must hold).", ""]
-    return "\n".join(lines)
+    holds = all(claim.verdict == "agrees" for claim in found[1:])
+    found.append(Claim(
+        "Overall: cosine gating tracks multitask on the near pair and single task on the far "
+        "pair", "", "agrees" if holds else "differs",
+        f"{'Holds' if holds else 'Does not hold'} for the weighted cosine gate with noise-free "
+        "gradients (both pair verdicts above must hold)."))
+    lines += ["", "### Comparison with the paper (full batch)", "", *map(bullet, found), ""]
+    return "\n".join(lines), found
 
 
 def markdown(rows: list[dict[str, Any]], pairs: dict[str, tuple[int, int]],
              distances: dict[tuple[int, int], float], seeds: list[int], args: argparse.Namespace,
              max_epochs: int, invocations: list[dict[str, Any]], runs_path: Path,
-             figure: Path, report: Path) -> str:
+             figure: Path, report: Path) -> tuple[str, list[Claim]]:
+    """The report's settings, results and claims (the minibatch runs), and those claims."""
     ranked = sorted(distances, key=distances.__getitem__)
     cpu = platform.processor() or platform.machine()
     capped = sum(1 for r in rows if r["epochs"] >= max_epochs)
@@ -450,12 +465,12 @@ def markdown(rows: list[dict[str, Any]], pairs: dict[str, tuple[int, int]],
         f"times: {sum(r['seconds'] for r in rows) / 60:.1f} process-minutes.", "",
         f"![class pairs]({Path('..') / figure.relative_to(report.parent.parent)})", "",
         "## Results", "", *table(rows, pairs, tuple(METHODS))]
+    found = [*claims(rows, pairs), ema_claim(rows, pairs, args.n_main)]
     lines += ["", "'mean cosine' and 'mean weight': the epoch means of the gate's statistics, "
               "averaged over the epochs of each run (weight = share of λ g_aux applied: 1 for "
               "multitask, 0 for single task).", "",
-              "## Comparison with the paper", "", *claims(rows, pairs),
-              ema_claim(rows, pairs, args.n_main), ""]
-    return "\n".join(lines)
+              "## Comparison with the paper", "", *map(bullet, found), ""]
+    return "\n".join(lines), found
 
 
 if __name__ == "__main__":

@@ -9,12 +9,15 @@ is gone), the Atari sections from their runs' records (docs/data/<experiment>/<r
 every scalar of a finished run, :mod:`rl_auxgrad.records`), the supervised
 sections by re-running their scripts, which reuse their stored runs (docs/supervised/). A run
 still in progress is reported at the step it has reached. External reference points are quoted
-with their source.
+with their source. Every claim is data: the RL experiments return theirs, the supervised
+scripts write theirs next to their reports (``<name>_claims.json``), and the side-by-side list
+of all of them is written to docs/data/claims.json as well as rendered.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import re
 import subprocess
 import sys
@@ -26,6 +29,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 
+from scripts.claims import Claim, read_claims, to_json
 from scripts.experiments import (
     breakout_teacher,
     cartpole_teacher,
@@ -35,7 +39,7 @@ from scripts.experiments import (
     precision_check,
     usefulness,
 )
-from scripts.experiments.common import Claim, scalars, window_mean
+from scripts.experiments.common import scalars, window_mean
 
 ROOT = Path(__file__).parents[1]
 DOCS = ROOT / "docs"
@@ -55,6 +59,11 @@ PAPERS = {"toy_du": "Du et al. (2018), motivating example",
           "circle": "Tran-Thien (2020), unit circle (B.1)",
           "synthetic_regression": "Tran-Thien (2020), synthetic regression (4.4, D.3)",
           "class_pairs": "Du et al. (2018), class pairs (ImageNet there, digits here)"}
+CLAIMS = DOCS / "data" / "claims.json"
+"""Every claim of the report, side by side, as data: ``[{"source", "text", "measured",
+"verdict", "why"}, ...]``."""
+MEASURED_CELL = 400
+"""The longest ``measured`` shown in the side-by-side table (cut with "…"; CLAIMS has it all)."""
 CLEANRL_FINAL = 414.66
 """CleanRL ppo_atari.py, BreakoutNoFrameskip-v4, 10M agent steps (vwxyzjn/cleanrl
 docs/rl-algorithms/ppo.md: 414.66 ± 28.09, 3 seeds)."""
@@ -146,7 +155,8 @@ def sweep_section() -> str:
 
 def supervised_section(rerun: bool) -> tuple[str, list[tuple[str, Claim]]]:
     """The supervised reports (re-made by their scripts from their stored runs, unless
-    ``rerun`` is False), inlined one heading level down, and the claims they check."""
+    ``rerun`` is False), inlined one heading level down, and the claims they check (written by
+    each script next to its report, ``docs/supervised/<name>_claims.json``)."""
     parts, claims = ["## Supervised gating (the core without RL)\n"], []
     for name, args in SUPERVISED.items():
         if rerun:
@@ -155,48 +165,24 @@ def supervised_section(rerun: bool) -> tuple[str, list[tuple[str, Claim]]]:
         text = (DOCS / "supervised" / f"{name}.md").read_text()
         text = re.sub(r"^(#+) ", r"##\1 ", text, flags=re.MULTILINE)
         parts.append(text.replace("](../figures/", "](figures/"))
-        claims += [(PAPERS[name], claim) for claim in paper_claims(text)]
+        claims += [(PAPERS[name], claim)
+                   for claim in read_claims(DOCS / "supervised" / f"{name}_claims.json")]
     return "\n".join(parts), claims
 
 
-def paper_claims(text: str) -> list[Claim]:
-    """The claims of a supervised report's bulleted comparison with the paper: bullets
-    ``- **claim** measured ... Holds / Does not hold / Partly holds ...`` (what follows the
-    measurement is the why) or ``- **Reproduced**: claim`` / ``- **Not reproduced**: claim
-    Why: ...``."""
-    found, heading = [], ""
-    for line in text.splitlines():
-        if line.startswith("#"):
-            heading = line
-        match = re.match(r"- \*\*(.+?)\*\*:? ?(.*)", line)
-        if not match:
-            continue
-        head, rest = match.groups()
-        if head in ("Reproduced", "Not reproduced"):
-            claim, _, why = rest.partition(" Why: ")
-            found.append(Claim(claim, "see the section", "agrees" if head == "Reproduced"
-                               else "differs", why))
-            continue
-        verdict = re.search(r"(Does not hold|Partly holds|Holds)", rest)
-        if verdict is None:
-            continue
-        word = {"Holds": "agrees", "Partly holds": "partly", "Does not hold": "differs"}
-        measured = rest[: verdict.start()].strip() or "the claims above"
-        variant = " (full batch)" if "full batch" in heading.lower() else ""
-        short = measured[:400] + ("…" if len(measured) > 400 else "")
-        why = rest[verdict.start():].strip()
-        found.append(Claim(head.rstrip(".") + variant, short, word[verdict.group(1)],
-                           why if why.rstrip(".") != verdict.group(1) else ""))
-    return found
+def write_claims_data(rows: list[tuple[str, Claim]], path: Path = CLAIMS) -> None:
+    """Writes every claim with its source to ``path`` (JSON), as the report lists them."""
+    path.write_text(json.dumps([{"source": source, **to_json(claim)} for source, claim in rows],
+                               ensure_ascii=False, indent=1) + "\n")
 
 
 def papers_section(rows: list[tuple[str, Claim]]) -> str:
     """The side-by-side table of every claim, and the list of those that do not (yet) agree
     with the papers, each with its numbers and why."""
-    table = "\n".join(f"| {source} | {c.text} | {c.measured} | {c.verdict} |"
+    table = "\n".join(f"| {source} | {c.text} | {measured_cell(c)} | {c.verdict} |"
                       for source, c in rows)
     differs = "\n".join(
-        f"- {source}: *{c.text}* ({c.verdict}) — {c.measured}"
+        f"- {source}: *{c.text}* ({c.verdict}) — {measured_cell(c)}"
         + (f"\n  *Why:* {c.why}" if c.why else "")
         for source, c in rows if not c.verdict.startswith("agrees"))
     return f"""## Side by side with the papers
@@ -222,6 +208,13 @@ cores; the Atari sections state the budgets reached).
 """
 
 
+def measured_cell(claim: Claim) -> str:
+    """A claim's numbers in the table: cut at MEASURED_CELL characters, "the claims above" for
+    a claim that only combines others (no numbers of its own)."""
+    measured = claim.measured or "the claims above"
+    return measured[:MEASURED_CELL] + ("…" if len(measured) > MEASURED_CELL else "")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--skip-supervised", action="store_true",
@@ -238,6 +231,7 @@ def main(argv: list[str] | None = None) -> int:
              for claim in breakout_claims]
     rows += [("Du et al. (2018), RL: multi-task Breakout + Ms. Pac-Man", claim)
              for claim in multitask_claims]
+    write_claims_data(rows + supervised_claims)
     text = "# Results\n\nWritten by `python -m scripts.make_report` from the runs' event files.\n\n"
     text += "\n".join([*(section for _, section, _ in controls),
                         *(usefulness.report(task) for task, _, _ in controls), breakout,

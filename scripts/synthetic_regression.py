@@ -6,7 +6,7 @@ and ``λ``, over seeds. Runs are appended to ``<out-dir>/supervised/<stem>_runs.
 finish and skipped when rerun (resumable); the figure and the markdown report are regenerated
 from that file.
 
-    python scripts/synthetic_regression.py [--seeds 5] [--workers 2] [--quick] [--out-dir docs]
+    python -m scripts.synthetic_regression [--seeds 5] [--workers 2] [--quick] [--out-dir docs]
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ import torch
 from rl_auxgrad.supervised import synthetic
 from rl_auxgrad.supervised.runlog import command, log_invocation, wall_time
 from rl_auxgrad.supervised.trainer import TrainConfig, mean_ci95, train
+from scripts.claims import Claim, bullet, write_claims
 
 METHODS: dict[str, tuple[str, dict[str, Any]]] = {
     "single": ("single", {}),
@@ -151,9 +152,11 @@ def main() -> None:
     figure.parent.mkdir(parents=True, exist_ok=True)
     plot(rows, lambdas, figure)
     report = args.out_dir / "supervised" / f"{stem}.md"
+    found = claims(rows, lambdas)
+    write_claims(report.with_name(f"{stem}_claims.json"), found)
     report.write_text(markdown(rows, lambdas, seeds, max_epochs, invocations, args.workers,
-                               runs_path, figure, report))
-    print(f"wrote {figure} and {report} ({wall:.0f} s)")
+                               runs_path, figure, report, found))
+    print(f"wrote {figure}, {report} and its claims ({wall:.0f} s)")
 
 
 def values(rows: list[dict[str, Any]], aux: str, method: str, lam: float | None
@@ -216,7 +219,7 @@ def _lams(ls: list[float]) -> str:
     return "{" + ", ".join(f"{x:g}" for x in ls) + "}" if ls else "no λ"
 
 
-def claims(rows: list[dict[str, Any]], lambdas: tuple[float, ...]) -> list[str]:
+def claims(rows: list[dict[str, Any]], lambdas: tuple[float, ...]) -> list[Claim]:
     """Paper's qualitative claims, each checked with per-seed paired differences."""
     def worse(aux: str, a: str, b: str) -> list[float]:
         return [lam for lam in lambdas if paired(rows, aux, a, b, lam)[1] > 0]
@@ -224,54 +227,53 @@ def claims(rows: list[dict[str, Any]], lambdas: tuple[float, ...]) -> list[str]:
     def better(aux: str, a: str, b: str) -> list[float]:
         return [lam for lam in lambdas if paired(rows, aux, a, b, lam)[2] < 0]
 
-    def gate_mean(aux: str, method: str, name: str) -> float:
-        return float(np.mean([r[name] for r in rows if (r["aux"], r["method"]) == (aux, method)]))
-
     def ema_rarely_acts(aux: str) -> str:
         """Why projection with EMA behaves like multitask: it rarely finds a conflict."""
         return (f" Projection with EMA kept on average "
-                f"{gate_mean(aux, 'projection_ema', 'mean_weight'):.3f} of λ g_aux on the {aux} "
-                f"aux (its cosine against the EMA being "
-                f"{gate_mean(aux, 'projection_ema', 'mean_cosine'):+.3f}), so its update is "
-                f"nearly multitask's (see \"Why projection rarely acts here\").")
+                f"{gate_mean(rows, aux, 'projection_ema', 'mean_weight'):.3f} of λ g_aux on the "
+                f"{aux} aux (its cosine against the EMA being "
+                f"{gate_mean(rows, aux, 'projection_ema', 'mean_cosine'):+.3f}), so its update "
+                f"is nearly multitask's (see \"Why projection rarely acts here\").")
 
     top = lambdas[-1]
     out = []
     harm = worse("unrelated", "multitask", "single")
     mt_top = paired(rows, "unrelated", "multitask", "single", top)
-    out.append(
-        f"- **Unrelated aux hurts multitask at large λ** (paper: detrimental for λ ≥ 0.3). "
-        f"Multitask is significantly worse than single task at λ ∈ {_lams(harm)}; at λ = {top:g} "
-        f"by {_diff(mt_top)} MSE. "
-        + ("Holds." if top in harm else "Does not hold at the largest λ."))
+    out.append(Claim(
+        "Unrelated aux hurts multitask at large λ",
+        f"(paper: detrimental for λ ≥ 0.3). Multitask is significantly worse than single task "
+        f"at λ ∈ {_lams(harm)}; at λ = {top:g} by {_diff(mt_top)} MSE.",
+        *(("agrees", "") if top in harm else ("differs", "Does not hold at the largest λ."))))
     ema_gap = [paired(rows, "unrelated", "projection_ema", "single", lam) for lam in lambdas]
     mt_gap = [paired(rows, "unrelated", "multitask", "single", lam) for lam in lambdas]
     single = summary(rows, "unrelated", "single", None)[0]
     worst_ema, worst_mt = max(d[0] for d in ema_gap), max(d[0] for d in mt_gap)
-    out.append(
-        f"- **Projection with EMA (α = 0.01) stays close to single task on the unrelated aux.** "
+    out.append(Claim(
+        "Projection with EMA (α = 0.01) stays close to single task on the unrelated aux",
         f"Its worst mean gap to single task over λ is {worst_ema:+.4f} MSE "
         f"({100 * worst_ema / single:+.1f}% of single task's {single:.4f}), against "
-        f"{worst_mt:+.4f} ({100 * worst_mt / single:+.1f}%) for multitask. "
-        + ("Holds (less than half of multitask's worst gap)." if worst_ema < worst_mt / 2
-           else "Does not hold (not less than half of multitask's worst gap)."
-           + ema_rarely_acts("unrelated")))
+        f"{worst_mt:+.4f} ({100 * worst_mt / single:+.1f}%) for multitask.",
+        *(("agrees", "Holds (less than half of multitask's worst gap).")
+          if worst_ema < worst_mt / 2 else
+          ("differs", "Does not hold (not less than half of multitask's worst gap)."
+           + ema_rarely_acts("unrelated")))))
     same_help = better("same", "multitask", "single")
-    out.append(
-        f"- **Identical aux helps at all λ** (multitask and projection). Multitask is "
-        f"significantly better than single task at λ ∈ {_lams(same_help)}, projection at "
-        f"λ ∈ {_lams(better('same', 'projection', 'single'))}. "
-        + ("Holds." if len(same_help) == len(lambdas) else
-           "Does not hold." if not same_help else "Holds only at the λ listed."))
+    out.append(Claim(
+        "Identical aux helps at all λ",
+        f"(multitask and projection). Multitask is significantly better than single task at "
+        f"λ ∈ {_lams(same_help)}, projection at "
+        f"λ ∈ {_lams(better('same', 'projection', 'single'))}.",
+        *(("agrees", "") if len(same_help) == len(lambdas) else ("differs", "")
+          if not same_help else ("partly", "Holds only at the λ listed."))))
     sim_help, sim_harm = better("similar", "multitask", "single"), worse("similar", "multitask",
                                                                           "single")
     small, large = {lam for lam in lambdas if lam <= 1}, {lam for lam in lambdas if lam >= 3}
-    sim_verdict = ("Holds." if small <= set(sim_help) and not large & set(sim_help) else
-                   "Partly holds." if small & set(sim_help) else "Does not hold.")
-    out.append(
-        f"- **Similar aux helps for λ ≤ 1, neutral or harmful for λ ≥ 3.** Multitask is "
-        f"significantly better than single task at λ ∈ {_lams(sim_help)} and significantly "
-        f"worse at λ ∈ {_lams(sim_harm)}. {sim_verdict}")
+    out.append(Claim(
+        "Similar aux helps for λ ≤ 1, neutral or harmful for λ ≥ 3",
+        f"Multitask is significantly better than single task at λ ∈ {_lams(sim_help)} and "
+        f"significantly worse at λ ∈ {_lams(sim_harm)}.",
+        "agrees" if small <= set(sim_help) and not large & set(sim_help) else
+        "partly" if small & set(sim_help) else "differs"))
     for aux in ("same", "similar"):
         ema_better = better(aux, "projection_ema", "multitask")
         ema_worse = worse(aux, "projection_ema", "multitask")
@@ -279,56 +281,68 @@ def claims(rows: list[dict[str, Any]], lambdas: tuple[float, ...]) -> list[str]:
                 for m in ("projection_ema", "multitask")}
         at_best = paired(rows, aux, "projection_ema", "multitask", best["projection_ema"],
                          best["multitask"])
-        out.append(
-            f"- **Projection with EMA beats multitask ({aux} aux)** (paper: markedly better). "
-            f"Significantly lower MSE at λ ∈ {_lams(ema_better)}, significantly higher at "
-            f"λ ∈ {_lams(ema_worse)}. Each at its best λ (projection_ema λ = "
-            f"{best['projection_ema']:g}, multitask λ = {best['multitask']:g}): projection_ema − "
-            f"multitask = {_diff(at_best)}. "
-            + ("Holds." if at_best[2] < 0 else ("Does not hold at the best λ (not significant)."
-               if at_best[0] < 0 else "Does not hold.") + ema_rarely_acts(aux)))
-    out.append(
-        "- **Why projection rarely acts here.** Mean over runs (all λ, seeds) of the epoch-mean "
-        "torso cosine in the multitask runs: "
-        + ", ".join(f"{aux} {gate_mean(aux, 'multitask', 'mean_cosine'):+.3f}"
-                    for aux in synthetic.AUX_KINDS)
-        + ". Share of λ g_aux that projection applies (mean gate weight, 1 = unchanged): "
-        + ", ".join(f"{aux} {gate_mean(aux, 'projection', 'mean_weight'):.3f}"
-                    for aux in synthetic.AUX_KINDS)
-        + "; with the EMA reference (cosine against the EMA: "
-        + ", ".join(f"{aux} {gate_mean(aux, 'projection_ema', 'mean_cosine'):+.3f}"
-                    for aux in synthetic.AUX_KINDS)
-        + "): " + ", ".join(f"{aux} {gate_mean(aux, 'projection_ema', 'mean_weight'):.3f}"
-                            for aux in synthetic.AUX_KINDS)
-        + ". Weighted cosine applies a mean share max(0, cos) of λ g_aux of "
-        + ", ".join(f"{aux} {gate_mean(aux, 'cosine', 'mean_weight'):.3f}"
-                    for aux in synthetic.AUX_KINDS)
-        + ", so it acts mostly as a smaller effective λ.")
-    if (gate_mean("unrelated", "multitask", "mean_cosine") > 0
-            and gate_mean("unrelated", "projection", "mean_weight") > 0.9):
-        out[-1] += (" The unrelated task's gradient agrees with the main one on average, so "
-                    "projection leaves it almost unchanged: the harm it does is not a per-step "
-                    "gradient conflict (it must come from what the shared features are spent "
-                    "on), which a sign test on each step's gradients cannot see.")
-    cos_top = paired(rows, "unrelated", "cosine", "single", top)
-    orth_top = paired(rows, "unrelated", "orthogonal", "single", top)
-    out.append(
-        f"- **D.3: weighted cosine is resilient to the unrelated aux; orthogonal is poor at "
-        f"high λ.** At λ = {top:g} (unrelated), cosine − single = {_diff(cos_top)}, "
-        f"orthogonal − single = {_diff(orth_top)}, multitask − single = {_diff(mt_top)}. "
-        f"Cosine is significantly less harmed than multitask at λ ∈ "
-        f"{_lams(better('unrelated', 'cosine', 'multitask'))} and significantly worse than "
-        f"single task at λ ∈ {_lams(worse('unrelated', 'cosine', 'single'))}; orthogonal is "
-        f"significantly worse than multitask at λ ∈ "
-        f"{_lams(worse('unrelated', 'orthogonal', 'multitask'))} (unrelated), "
-        f"{_lams(worse('same', 'orthogonal', 'multitask'))} (same), "
-        f"{_lams(worse('similar', 'orthogonal', 'multitask'))} (similar).")
+        out.append(Claim(
+            f"Projection with EMA beats multitask ({aux} aux)",
+            f"(paper: markedly better). Significantly lower MSE at λ ∈ {_lams(ema_better)}, "
+            f"significantly higher at λ ∈ {_lams(ema_worse)}. Each at its best λ "
+            f"(projection_ema λ = {best['projection_ema']:g}, multitask λ = "
+            f"{best['multitask']:g}): projection_ema − multitask = {_diff(at_best)}.",
+            *(("agrees", "") if at_best[2] < 0 else
+              ("differs", ("Does not hold at the best λ (not significant)." if at_best[0] < 0
+                           else "Does not hold.") + ema_rarely_acts(aux)))))
     return out
+
+
+def gate_mean(rows: list[dict[str, Any]], aux: str, method: str, name: str) -> float:
+    """Mean of a gate statistic over the runs of one method on one aux task (all λ, seeds)."""
+    return float(np.mean([r[name] for r in rows if (r["aux"], r["method"]) == (aux, method)]))
+
+
+def notes(rows: list[dict[str, Any]], lambdas: tuple[float, ...]) -> list[str]:
+    """The bullets after the claims: why projection rarely acts, and the numbers of D.3."""
+    def mean(method: str, name: str, sign: str = "") -> str:
+        return ", ".join(f"{aux} {gate_mean(rows, aux, method, name):{sign}.3f}"
+                         for aux in synthetic.AUX_KINDS)
+
+    why = ("- **Why projection rarely acts here.** Mean over runs (all λ, seeds) of the "
+           f"epoch-mean torso cosine in the multitask runs: {mean('multitask', 'mean_cosine', '+')}"
+           ". Share of λ g_aux that projection applies (mean gate weight, 1 = unchanged): "
+           f"{mean('projection', 'mean_weight')}; with the EMA reference (cosine against the EMA: "
+           f"{mean('projection_ema', 'mean_cosine', '+')}): {mean('projection_ema', 'mean_weight')}"
+           ". Weighted cosine applies a mean share max(0, cos) of λ g_aux of "
+           f"{mean('cosine', 'mean_weight')}, so it acts mostly as a smaller effective λ.")
+    if (gate_mean(rows, "unrelated", "multitask", "mean_cosine") > 0
+            and gate_mean(rows, "unrelated", "projection", "mean_weight") > 0.9):
+        why += (" The unrelated task's gradient agrees with the main one on average, so "
+                "projection leaves it almost unchanged: the harm it does is not a per-step "
+                "gradient conflict (it must come from what the shared features are spent "
+                "on), which a sign test on each step's gradients cannot see.")
+
+    def worse(aux: str, a: str, b: str) -> str:
+        return _lams([lam for lam in lambdas if paired(rows, aux, a, b, lam)[1] > 0])
+
+    top = lambdas[-1]
+    d = {m: _diff(paired(rows, "unrelated", m, "single", top))
+         for m in ("cosine", "orthogonal", "multitask")}
+    cosine_less_harmed = _lams([lam for lam in lambdas
+                                if paired(rows, "unrelated", "cosine", "multitask", lam)[2] < 0])
+    d3 = (f"- **D.3: weighted cosine is resilient to the unrelated aux; orthogonal is poor at "
+          f"high λ.** At λ = {top:g} (unrelated), cosine − single = {d['cosine']}, "
+          f"orthogonal − single = {d['orthogonal']}, multitask − single = {d['multitask']}. "
+          f"Cosine is significantly less harmed than multitask at λ ∈ {cosine_less_harmed} and "
+          f"significantly worse than single task at λ ∈ "
+          f"{worse('unrelated', 'cosine', 'single')}; orthogonal is significantly worse than "
+          f"multitask at λ ∈ {worse('unrelated', 'orthogonal', 'multitask')} (unrelated), "
+          f"{worse('same', 'orthogonal', 'multitask')} (same), "
+          f"{worse('similar', 'orthogonal', 'multitask')} (similar).")
+    return [why, d3]
 
 
 def markdown(rows: list[dict[str, Any]], lambdas: tuple[float, ...], seeds: list[int],
              max_epochs: int, invocations: list[dict[str, Any]], workers: int, runs_path: Path,
-             figure: Path, report: Path) -> str:
+             figure: Path, report: Path, found: list[Claim]) -> str:
+    """The report: settings, the test-MSE tables, then the bullets of the claims ``found``
+    and :func:`notes`."""
     capped = sum(1 for r in rows if int(r["epochs"]) >= max_epochs)
     cpu = platform.processor() or platform.machine()
     lines = [
@@ -370,7 +384,7 @@ def markdown(rows: list[dict[str, Any]], lambdas: tuple[float, ...], seeds: list
     lines += ["## Comparison with the paper", "",
               "Tran-Thien (2020), Section 4.4 and D.3 (Figures 5 and 11), checked on our "
               "numbers (differences are MSE(method) − MSE(reference), mean [95% CI]):", "",
-              *claims(rows, lambdas), ""]
+              *map(bullet, found), *notes(rows, lambdas), ""]
     return "\n".join(lines)
 
 

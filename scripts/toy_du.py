@@ -3,7 +3,7 @@
 Plain gradient descent with each gate from two starting points; writes the trajectories to
 ``<out-dir>/figures/toy_du.png`` and the final values to ``<out-dir>/supervised/toy_du.md``.
 
-    python scripts/toy_du.py [--lam 1.0] [--lr 0.05] [--steps 120] [--out-dir docs]
+    python -m scripts.toy_du [--lam 1.0] [--lr 0.05] [--steps 120] [--out-dir docs]
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ import numpy as np
 import torch
 
 from rl_auxgrad.supervised.toy import TOY_GATES, TOY_TARGET, run_toy
+from scripts.claims import Claim, write_claims
 
 STYLES = {"single": ("k", "-"), "multitask": ("tab:red", "-"), "cosine": ("tab:blue", "-"),
           "cosine_unweighted": ("tab:cyan", "--"), "projection": ("tab:green", ":"),
@@ -46,7 +47,9 @@ def main() -> None:
     figure.parent.mkdir(parents=True, exist_ok=True)
     report.parent.mkdir(parents=True, exist_ok=True)
     plot(paths, args, figure)
-    report.write_text(markdown(paths, args, Path("..") / "figures" / figure.name))
+    found = claim(paths, args.starts, TOY_TARGET / (1 + args.lam))
+    write_claims(report.with_name("toy_du_claims.json"), [found])
+    report.write_text(markdown(paths, args, Path("..") / "figures" / figure.name, found))
     print(report.read_text())
 
 
@@ -75,12 +78,13 @@ def plot(paths: dict[tuple[str, float], np.ndarray], args: argparse.Namespace, o
 
 
 def markdown(paths: dict[tuple[str, float], np.ndarray], args: argparse.Namespace,
-             figure: Path) -> str:
+             figure: Path, found: Claim) -> str:
+    """The report: settings, the final values, the coinciding gates and the claim ``found``."""
     multitask_end = TOY_TARGET / (1 + args.lam)
     lines = [
         "# Du et al. (2018) toy problem",
         "",
-        f"Made by `{shlex.join(['python', 'scripts/toy_du.py', *sys.argv[1:]])}`.",
+        f"Made by `{shlex.join(['python', '-m', 'scripts.toy_du', *sys.argv[1:]])}`.",
         "",
         "`L_main = (θ - 10)^2`, `L_aux = θ^2`, one scalar `θ`. Plain gradient descent "
         f"(`torch.optim.SGD`, no momentum), step size {args.lr}, {args.steps} steps, "
@@ -97,8 +101,7 @@ def markdown(paths: dict[tuple[str, float], np.ndarray], args: argparse.Namespac
         end = float(path[-1])
         lines.append(f"| {theta0:g} | {gate} | {end:.4f} | {(end - TOY_TARGET) ** 2:.3g} | "
                      f"{abs(end - TOY_TARGET):.3g} |")
-    lines += ["", *identical(paths, args.starts), "", verdict(paths, args.starts, multitask_end),
-              ""]
+    lines += ["", *identical(paths, args.starts), "", say(found), ""]
     return "\n".join(lines)
 
 
@@ -123,18 +126,25 @@ def identical(paths: dict[tuple[str, float], np.ndarray], starts: list[float]) -
             "stops where the gradients start to conflict.", *lines]
 
 
-def verdict(paths: dict[tuple[str, float], np.ndarray], starts: list[float],
-            multitask_end: float) -> str:
+def claim(paths: dict[tuple[str, float], np.ndarray], starts: list[float],
+          multitask_end: float) -> Claim:
+    """The poster's claim: multitask ends at its fixed point and weighted cosine at θ = 10."""
     def ends(gate: str, value: float) -> bool:
         return all(abs(paths[gate, t][-1] - value) < TOLERANCE for t in starts)
 
     multitask, cosine = ends("multitask", multitask_end), ends("cosine", TOY_TARGET)
-    claim = (f"multitask converges to θ = {multitask_end:g} and weighted cosine to θ = 10 "
-             f"(within {TOLERANCE} from every start)")
-    if multitask and cosine:
-        return f"**The poster's claim is reproduced**: {claim}."
-    return (f"**The poster's claim is not reproduced**: expected {claim}; multitask "
-            f"{'did' if multitask else 'did not'}, cosine {'did' if cosine else 'did not'}.")
+    return Claim(f"multitask converges to θ = {multitask_end:g} and weighted cosine to θ = 10 "
+                 f"(within {TOLERANCE} from every start)",
+                 f"multitask {'did' if multitask else 'did not'}, cosine "
+                 f"{'did' if cosine else 'did not'}",
+                 "agrees" if multitask and cosine else "differs")
+
+
+def say(found: Claim) -> str:
+    """The report's last line: the claim reproduced, or not, and what did not converge."""
+    if found.verdict == "agrees":
+        return f"**The poster's claim is reproduced**: {found.text}."
+    return f"**The poster's claim is not reproduced**: expected {found.text}; {found.measured}."
 
 
 if __name__ == "__main__":

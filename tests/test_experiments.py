@@ -1,5 +1,5 @@
 """The evidence pipeline: runs as resumable units of work, binned curves, rliable aggregates,
-the control-task experiment end to end at a tiny budget, the report's claim parser, sweep.py."""
+the control-task experiment end to end at a tiny budget, claims as data, sweep.py."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from torch.utils.tensorboard import SummaryWriter
 from rl_auxgrad import train as train_module
 from rl_auxgrad.run_dir import RUNS_ENV, RunDir
 from rl_auxgrad.runs import RunSpec, finished, run_one, scalars
+from scripts.claims import Claim, bullet, from_json, read_claims, write_claims
 from scripts.experiments import (
     aggregate,
     breakout_teacher,
@@ -26,7 +27,7 @@ from scripts.experiments import (
     multitask_teacher,
     precision_check,
 )
-from scripts.experiments.common import Claim, Experiment, binned, passing_bin, run_all
+from scripts.experiments.common import Experiment, binned, passing_bin, run_all
 
 ROOT = Path(__file__).parents[1]
 CONFIG = str(ROOT / "configs" / "cartpole.yaml")
@@ -193,26 +194,49 @@ def test_control_report_of_an_unfinished_record_says_how_to_continue(tmp_path):
     assert claims == []
 
 
-def test_report_reads_the_claims_of_a_supervised_report():
+def test_claims_round_trip_through_json_and_render_their_verdict(tmp_path):
+    found = [Claim("Unrelated aux hurts multitask", "(paper: λ ≥ 0.3). Worse by +0.15.",
+                   "agrees"),
+             Claim("Projection beats multitask", "-0.002 [-0.009, +0.004].", "differs",
+                   "Does not hold at the best λ (not significant)."),
+             Claim("Overall: both hold", "", "partly")]
+    write_claims(tmp_path / "c.json", found)
+    assert read_claims(tmp_path / "c.json") == found
+    assert [bullet(c) for c in found] == [
+        "- **Unrelated aux hurts multitask** (paper: λ ≥ 0.3). Worse by +0.15. Holds.",
+        "- **Projection beats multitask.** -0.002 [-0.009, +0.004]. Does not hold at the best λ "
+        "(not significant).",
+        "- **Overall: both hold.** Partly holds."]
+    with pytest.raises(ValueError, match="verdict"):
+        from_json({"text": "t", "measured": "m"})
+
+
+@pytest.mark.parametrize("name", ["toy_du", "circle", "synthetic_regression", "class_pairs"])
+def test_each_supervised_report_renders_the_claims_it_wrote(name):
+    """The committed report and its claims agree: each claim's sentence, verdict included, is in
+    the markdown (a full-batch claim in the full-batch section)."""
+    scripts = {"toy_du": importlib.import_module("scripts.toy_du").say,
+               "circle": importlib.import_module("scripts.circle").say}
+    text = (ROOT / "docs" / "supervised" / f"{name}.md").read_text()
+    found = read_claims(ROOT / "docs" / "supervised" / f"{name}_claims.json")
+    assert found and all(c.verdict in ("agrees", "partly", "differs") for c in found)
+    minibatch, _, full_batch = text.partition("## Variant: full-batch")
+    for claim in found:
+        variant = claim.text.endswith(" (full batch)")
+        shown = claim._replace(text=claim.text.removesuffix(" (full batch)"))
+        assert scripts.get(name, bullet)(shown) in (full_batch if variant else minibatch)
+
+
+def test_the_report_lists_every_claim_with_its_source_as_data(tmp_path):
     make_report = importlib.import_module("scripts.make_report")
-    text = """# Toy
-## Comparison with the paper
-- **Unrelated aux hurts multitask.** Worse by +0.15 [+0.14, +0.16]. Holds.
-- **Projection beats multitask.** -0.002 [-0.009, +0.004]. Does not hold at the best λ.
-- **Reproduced**: projection reaches (1, 0) from every start.
-- **Not reproduced**: cosine reaches it too: it ends at (0.5, 0.87). Why: it stalls.
-- **Why projection rarely acts here.** The cosine is +0.27 on average.
-### Comparison with the paper (full batch)
-- **Similar aux helps.** Partly holds.
-"""
-    assert make_report.paper_claims(text) == [
-        ("Unrelated aux hurts multitask", "Worse by +0.15 [+0.14, +0.16].", "agrees", ""),
-        ("Projection beats multitask", "-0.002 [-0.009, +0.004].", "differs",
-         "Does not hold at the best λ."),
-        ("projection reaches (1, 0) from every start.", "see the section", "agrees", ""),
-        ("cosine reaches it too: it ends at (0.5, 0.87).", "see the section", "differs",
-         "it stalls."),
-        ("Similar aux helps (full batch)", "the claims above", "partly", "")]
+    rows = [("Paper A", Claim("holds", "x" * 500, "agrees")),
+            ("Paper B", Claim("overall", "", "differs", "one of them does not."))]
+    make_report.write_claims_data(rows, tmp_path / "claims.json")
+    data = json.loads((tmp_path / "claims.json").read_text())
+    assert data[1] == {"source": "Paper B", "text": "overall", "measured": "",
+                       "verdict": "differs", "why": "one of them does not."}
+    assert [make_report.measured_cell(c) for _, c in rows] == ["x" * 400 + "…",
+                                                              "the claims above"]
 
 
 def test_harmful_minatar_rule_moves_the_paddle_away_from_the_ball():
@@ -283,18 +307,25 @@ def test_atari_reports_say_what_has_not_run_yet(module, tmp_path, monkeypatch):
 def test_breakout_claims_say_so_far_until_every_method_they_compare_is_finished():
     summary = {"rl_alone": (2.0, 12.0), "rl+kl": (7.0, 10.0), "cosine": (5.0, 12.0),
                "kl_only": (7.0, np.nan), "projection": (7.0, 10.0)}
-    rl_kl, kl_only, cosine = breakout_teacher._claims(
-        summary, {"cosine": (0.24, 0.15)}, ["cosine", "kl_only"])
+    def claims(weights: dict[str, tuple[float, float]], unfinished: list[str]) -> list[Claim]:
+        return breakout_teacher.claims(breakout_teacher.Measured(
+            (1, 2), 500_000, {}, summary, weights, unfinished))
+
+    rl_kl, kl_only, cosine = claims({"cosine": (0.24, 0.15)}, ["cosine", "kl_only"])
     assert rl_kl.verdict == "agrees"  # helps early (7 > 2), behind late (10 < 12)
     assert kl_only.verdict == "not measured yet"  # no run of it at the budget
     assert cosine.verdict == "agrees so far (cosine not finished)"
     assert "gate weight 0.24 → 0.15" in cosine.measured
     # a gate that keeps passing more of the teacher does not "ignore it later"
-    *_, cosine = breakout_teacher._claims(summary, {"cosine": (0.1, 0.3)}, [])
+    *_, cosine = claims({"cosine": (0.1, 0.3)}, [])
     assert cosine.verdict == "differs"
 
 
 def test_multitask_claims_compare_per_game_scores_and_gate_weights():
+    def decide(summary, single_breakout, unfinished):
+        return multitask_teacher.claims(multitask_teacher.Measured(
+            (1, 2), 500_000, {}, summary, single_breakout, unfinished))
+
     def summary(mt, kl, cos, weights):
         games = ("Breakout", "MsPacman")
         out = {(m, f"charts/episodic_return/{g}"): (0.0, v) for m, scores in
@@ -307,21 +338,21 @@ def test_multitask_claims_compare_per_game_scores_and_gate_weights():
         return out
 
     poster = summary(mt=(3, 500), kl=(6, 300), cos=(7, 500), weights=(0.3, 0.05))
-    claims = multitask_teacher._claims(poster, 8.0, [])
+    claims = decide(poster, 8.0, [])
     assert [c.verdict for c in claims] == ["agrees"] * 3
     assert "cosine gate weight Ms. Pac-Man 0.05" in claims[2].measured
     assert all(c.why == "" for c in claims)
     # the gate shields Ms. Pac-Man from most of the teacher's harm, but not all of it
-    *_, cosine = multitask_teacher._claims(summary((3, 500), (6, 300), (7, 450), (0.3, 0.05)),
+    *_, cosine = decide(summary((3, 500), (6, 300), (7, 450), (0.3, 0.05)),
                                            8.0, [])
     assert cosine.verdict == "partly"
     assert "recovers 75% of the score RL + KL loses" in cosine.why
     # Ms. Pac-Man passing more of the Breakout teacher than Breakout does: not ignored
-    claims = multitask_teacher._claims(summary((3, 500), (6, 300), (7, 480), (0.1, 0.2)), 8.0,
+    claims = decide(summary((3, 500), (6, 300), (7, 480), (0.1, 0.2)), 8.0,
                                        ["multitask_rl"])
     assert claims[2].verdict == "differs so far (multitask_rl not finished)"
     # a multi-task Breakout as good as single-task's is not learnt "at its expense"
-    assert multitask_teacher._claims(poster, 3.0, [])[0].verdict == "differs"
+    assert decide(poster, 3.0, [])[0].verdict == "differs"
 
 
 def test_the_report_says_why_a_claim_does_not_agree():

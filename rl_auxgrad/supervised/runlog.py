@@ -12,8 +12,11 @@ from typing import Any
 
 
 def command() -> str:
-    """This process's command line, as ``python <argv>`` (shell-quoted)."""
-    return "python " + " ".join(shlex.quote(a) for a in sys.argv)
+    """This process's command line, shell-quoted: ``python -m <module> <args>`` when it runs
+    a module (``python -m scripts.class_pairs``: no absolute path), else ``python <argv>``."""
+    spec = getattr(sys.modules["__main__"], "__spec__", None)
+    argv = ["-m", spec.name, *sys.argv[1:]] if spec is not None else sys.argv
+    return "python " + " ".join(shlex.quote(a) for a in argv)
 
 
 def log_invocation(path: Path, wall: float, runs: int, workers: int) -> list[dict[str, Any]]:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -26,6 +27,7 @@ from scripts.experiments.common import (
     RECORDS,
     Claim,
     Experiment,
+    MethodRuns,
     RunSpec,
     measured_claim,
     passing_bin,
@@ -68,44 +70,63 @@ def curves(method: str, seeds: list[int], tag: str, steps: int, bins: int
     return values, [seeds[i] for i in found]
 
 
-def report(figures: Path, seeds: tuple[int, ...] = (1, 2), steps: int = 500_000
-           ) -> tuple[str, list[Claim]]:
-    """The Breakout-with-teacher section of docs/RESULTS.md and its claims."""
+TAGS = {"charts/episodic_return": "score", "losses/teacher_kl": "KL(teacher || student)",
+        "gate/cosine": "gate cosine", "gate/weight": "gate weight"}
+"""The scalars read from each run, with their axis labels (the figure's panels, in order)."""
+
+
+@dataclass(frozen=True)
+class Measured:
+    """What the Breakout-with-teacher section shows: the runs of ``seeds`` found so far at a
+    budget of ``steps`` agent steps, and the numbers its claims compare."""
+
+    seeds: tuple[int, ...]
+    steps: int
+    runs: dict[str, MethodRuns]
+    """The methods with a run so far (in METHODS' order), their curves of every tag in TAGS."""
+    scores: dict[str, tuple[float, float]]
+    """Early and late score of each method in ``runs`` (:func:`early_late`)."""
+    weights: dict[str, tuple[float, float]]
+    """Early and late gate weight of the methods in ``runs`` that log one."""
+    unfinished: list[str]
+    """The methods not run yet, or short of their seeds or of the budget."""
+
+    @property
+    def x(self) -> np.ndarray:
+        """The centres of the 25k-step bins, in thousands of agent steps."""
+        bins = self.steps // 25_000
+        return (np.arange(bins) + 0.5) * self.steps / bins / 1e3
+
+
+def measure(seeds: tuple[int, ...] = (1, 2), steps: int = 500_000) -> Measured:
+    """Reads every method's runs (records, or live runs still training)."""
     bins = steps // 25_000
-    x = (np.arange(bins) + 0.5) * steps / bins / 1e3
-    tags = {"charts/episodic_return": "score", "losses/teacher_kl": "KL(teacher || student)",
-            "gate/cosine": "gate cosine", "gate/weight": "gate weight"}
-    fig, axes = plt.subplots(2, 2, figsize=(11, 7))
-    rows, summary, weights, complete, influence = [], {}, {}, set(), []
+    runs, scores, weights, unfinished = {}, {}, {}, []
     for method in METHODS:
         score, found = curves(method, list(seeds), "charts/episodic_return", steps, bins)
         if not found:
-            rows.append(f"| {method} | not run yet | | | | |")
+            unfinished.append(method)
             continue
         reached = reached_steps([run_dir(method, s) for s in found])
         values = {tag: score if tag == "charts/episodic_return" else curves(
-            method, found, tag, steps, bins)[0] for tag in tags}
-        for ax, tag in zip(axes.flat, tags, strict=True):
-            if not np.isnan(values[tag]).all():
-                ax.plot(x, np.nanmean(values[tag], axis=0), label=method)
-        early, late = summary[method] = early_late(score, reached, steps)
+            method, found, tag, steps, bins)[0] for tag in TAGS}
+        runs[method] = MethodRuns(found, reached, values)
+        scores[method] = early_late(score, reached, steps)
         if not np.isnan(values["gate/weight"]).all():
             weights[method] = early_late(values["gate/weight"], reached, steps)
-        if len(found) == len(seeds) and min(reached) >= steps:
-            complete.add(method)
+        if len(found) < len(seeds) or min(reached) < steps:
+            unfinished.append(method)
+    return Measured(seeds, steps, runs, scores, weights, unfinished)
 
-        def trend(v: np.ndarray, reached: list[int] = reached) -> str:
-            if np.isnan(v).all():
-                return "–"
-            v_early, v_late = early_late(v, reached, steps)
-            return f"{v_early:.2f} → {'–' if np.isnan(v_late) else f'{v_late:.2f}'}"
 
-        influence.append(_influence_row(method, values, x))
-        runs = ", ".join(f"{s} ({r:,})" for s, r in zip(found, reached, strict=True))
-        late_text = "–" if np.isnan(late) else f"{late:.1f}"
-        rows.append(f"| {method} | {runs} | {early:.1f} | {late_text} | "
-                    f"{trend(values['gate/weight'])} | {trend(values['gate/cosine'])} |")
-    for ax, label in zip(axes.flat, tags.values(), strict=True):
+def plot(measured: Measured, figures: Path) -> None:
+    """``figures``/breakout_teacher.png: each tag's mean curve per method."""
+    fig, axes = plt.subplots(2, 2, figsize=(11, 7))
+    for method, runs in measured.runs.items():
+        for ax, tag in zip(axes.flat, TAGS, strict=True):
+            if not np.isnan(runs.curves[tag]).all():
+                ax.plot(measured.x, np.nanmean(runs.curves[tag], axis=0), label=method)
+    for ax, label in zip(axes.flat, TAGS.values(), strict=True):
         ax.set(xlabel="agent steps (thousands)", ylabel=label)
         if ax.lines:
             ax.legend(fontsize=7)
@@ -114,8 +135,31 @@ def report(figures: Path, seeds: tuple[int, ...] = (1, 2), steps: int = 500_000
     fig.tight_layout()
     fig.savefig(figures / "breakout_teacher.png", dpi=110)
     plt.close(fig)
-    claims = _claims(summary, weights, [m for m in METHODS if m not in complete])
-    text = f"""## Breakout with the imperfect teacher
+
+
+def prose(measured: Measured) -> str:
+    """The section's text: the settings, the table of runs and the teacher's influence."""
+    seeds, steps = measured.seeds, measured.steps
+    rows, influence = [], []
+    for method in METHODS:
+        if method not in measured.runs:
+            rows.append(f"| {method} | not run yet | | | | |")
+            continue
+        runs = measured.runs[method]
+
+        def trend(v: np.ndarray, reached: list[int] = runs.reached) -> str:
+            if np.isnan(v).all():
+                return "–"
+            v_early, v_late = early_late(v, reached, steps)
+            return f"{v_early:.2f} → {'–' if np.isnan(v_late) else f'{v_late:.2f}'}"
+
+        early, late = measured.scores[method]
+        influence.append(_influence_row(method, runs.curves, measured.x))
+        found = ", ".join(f"{s} ({r:,})" for s, r in zip(runs.seeds, runs.reached, strict=True))
+        late_text = "–" if np.isnan(late) else f"{late:.1f}"
+        rows.append(f"| {method} | {found} | {early:.1f} | {late_text} | "
+                    f"{trend(runs.curves['gate/weight'])} | {trend(runs.curves['gate/cosine'])} |")
+    return f"""## Breakout with the imperfect teacher
 
 Made by `python -m scripts.experiments.breakout_teacher --seeds {len(seeds)} --steps {steps}`
 (CPU only, 2 cores; continued across sessions from committed checkpoints). Each run is the
@@ -142,7 +186,14 @@ teacher KL before → after that bin (RL alone, for reference: when PPO alone pa
 {INFLUENCE_HEADER}
 {chr(10).join(influence) or "| (no run with a teacher yet) | | | | |"}
 """
-    return text, claims
+
+
+def report(figures: Path, seeds: tuple[int, ...] = (1, 2), steps: int = 500_000
+           ) -> tuple[str, list[Claim]]:
+    """The Breakout-with-teacher section of docs/RESULTS.md and its claims."""
+    measured = measure(seeds, steps)
+    plot(measured, figures)
+    return prose(measured), claims(measured)
 
 
 def early_late(values: np.ndarray, reached: list[int], steps: int) -> tuple[float, float]:
@@ -169,11 +220,12 @@ def _influence_row(method: str, values: dict[str, np.ndarray], x: np.ndarray) ->
     return f"| {method} | {x[at]:.0f}k | " + " | ".join(cells) + " |"
 
 
-def _claims(summary: dict[str, tuple[float, float]], weights: dict[str, tuple[float, float]],
-            unfinished: list[str]) -> list[Claim]:
+def claims(measured: Measured) -> list[Claim]:
     """The poster's three Breakout claims, on early / late scores (and the cosine gate's
     weight), each measured once every method it compares has a run at the budget."""
-    def measured(method: str) -> str:
+    summary, weights, unfinished = measured.scores, measured.weights, measured.unfinished
+
+    def compared(method: str) -> str:
         early, late = summary[method]
         base_early, base_late = summary["rl_alone"]
         return (f"{method} early {early:.1f} / late {late:.1f}; RL alone {base_early:.1f} / "
@@ -191,13 +243,13 @@ def _claims(summary: dict[str, tuple[float, float]], weights: dict[str, tuple[fl
     return [
         claim("RL + KL: the teacher only helps initially (Breakout)", ("rl_alone", "rl+kl"),
               lambda: summary["rl+kl"][0] > summary["rl_alone"][0]
-              and summary["rl+kl"][1] < summary["rl_alone"][1], lambda: measured("rl+kl")),
+              and summary["rl+kl"][1] < summary["rl_alone"][1], lambda: compared("rl+kl")),
         claim("Only KL leads to a sub-optimal solution (Breakout)", ("rl_alone", "kl_only"),
               lambda: summary["kl_only"][1] < summary["rl_alone"][1],
-              lambda: measured("kl_only")),
+              lambda: compared("kl_only")),
         claim("Cosine gating uses the teacher early and ignores it later (Breakout)",
               ("rl_alone", "rl+kl", "cosine"), cosine_uses_then_ignores,
-              lambda: (f"{measured('cosine')}; RL + KL late {summary['rl+kl'][1]:.1f}; cosine "
+              lambda: (f"{compared('cosine')}; RL + KL late {summary['rl+kl'][1]:.1f}; cosine "
                        f"gate weight {weights['cosine'][0]:.2f} → {weights['cosine'][1]:.2f}")),
     ]
 

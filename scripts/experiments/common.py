@@ -1,6 +1,7 @@
 """Shared by the experiment scripts: train a list of runs side by side (each skipped when
 finished, resumed when interrupted: :mod:`rl_auxgrad.runs`), reduce finished runs to records
-(:class:`Experiment`) and bin their scalars."""
+(:class:`Experiment`) and bin their scalars. :class:`Claim` is re-exported from
+:mod:`scripts.claims`."""
 
 from __future__ import annotations
 
@@ -11,17 +12,17 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, replace
 from multiprocessing import get_context
 from pathlib import Path
-from typing import NamedTuple
 
 import numpy as np
 
 from rl_auxgrad.records import SUFFIX, write_record
 from rl_auxgrad.run_dir import RunDir, default_runs_dir
 from rl_auxgrad.runs import RunSpec, finished, run_one, scalars, window_mean
+from scripts.claims import Claim
 
-__all__ = ["INFLUENCE_HEADER", "Claim", "Experiment", "RunSpec", "binned", "finished",
-           "measured_claim", "passing_bin", "reached_curves", "reached_steps", "run_all",
-           "run_one", "scalars", "teacher_runs", "window_mean"]
+__all__ = ["INFLUENCE_HEADER", "Claim", "Experiment", "MethodRuns", "RunSpec", "binned",
+           "finished", "measured_claim", "passing_bin", "reached_curves", "reached_steps",
+           "run_all", "run_one", "scalars", "teacher_runs", "window_mean"]
 
 ROOT = Path(__file__).parents[2]
 RECORDS = ROOT / "docs" / "data"
@@ -143,6 +144,16 @@ def reached_curves(directories: list[Path], tag: str, steps: int, bins: int
     return (np.array(rows) if rows else np.full((0, bins), np.nan)), found
 
 
+@dataclass(frozen=True)
+class MethodRuns:
+    """The runs of one method found so far: their seeds, the last agent step at which each
+    logged an episode, and per tag the :func:`reached_curves` (runs, bins) curves."""
+
+    seeds: list[int]
+    reached: list[int]
+    curves: dict[str, np.ndarray]
+
+
 def reached_steps(directories: list[Path]) -> list[int]:
     """The last agent step at which each run logged an episode."""
     return [int(scalars(d, "charts/episodic_return")[0].max()) for d in directories]
@@ -162,16 +173,6 @@ def passing_bin(curve: np.ndarray, level: float) -> int | None:
         return 0
     first = int(not_above[-1]) + 1
     return first if first < len(curve) else None
-
-
-class Claim(NamedTuple):
-    """A seed paper's claim as an experiment measured it: the numbers, the verdict (agrees,
-    differs, partly, ... so far, not measured yet) and, where it does not agree, why."""
-
-    text: str
-    measured: str
-    verdict: str
-    why: str = ""
 
 
 def measured_claim(text: str, methods: tuple[str, ...], unfinished: list[str], ready: bool,

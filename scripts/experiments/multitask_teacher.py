@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -29,6 +30,7 @@ from scripts.experiments.breakout_teacher import early_late
 from scripts.experiments.common import (
     Claim,
     Experiment,
+    MethodRuns,
     RunSpec,
     measured_claim,
     reached_curves,
@@ -59,40 +61,64 @@ def planned_runs(seeds: list[int], steps: int) -> list[RunSpec]:
     return teacher_runs(METHODS, TEACHER, LAM, CONFIG, seeds, steps)
 
 
-def report(figures: Path, seeds: tuple[int, ...] = (1, 2), steps: int = 500_000
-           ) -> tuple[str, list[Claim]]:
-    """The multi-task section of docs/RESULTS.md and its claims."""
+PANELS = {**{f"charts/episodic_return/{g}": f"{g} score" for g in GAMES},
+          **{f"gate/weight/{g}": f"{g} gate weight" for g in GAMES}}
+"""The figure's panels (in order) and the main table's columns: per-game scores and weights."""
+
+
+@dataclass(frozen=True)
+class Measured:
+    """What the multi-task section shows: the runs of ``seeds`` found so far at a budget of
+    ``steps`` agent steps (both games), and the numbers its claims compare."""
+
+    seeds: tuple[int, ...]
+    steps: int
+    runs: dict[str, MethodRuns]
+    """The methods with a run so far (in METHODS' order), their curves of PANELS and
+    DIAGNOSTICS."""
+    summary: dict[tuple[str, str], tuple[float, float]]
+    """Early and late value of each (method, tag) the method logs (:func:`early_late`)."""
+    single_breakout: float
+    """Single-task PPO's late Breakout score at the same Breakout steps
+    (:func:`single_task_breakout`)."""
+    unfinished: list[str]
+    """The methods not run yet, or short of their seeds or of the budget."""
+
+    @property
+    def x(self) -> np.ndarray:
+        """The centres of the 25k-step bins, in thousands of agent steps (both games)."""
+        bins = self.steps // 25_000
+        return (np.arange(bins) + 0.5) * self.steps / bins / 1e3
+
+
+def measure(seeds: tuple[int, ...] = (1, 2), steps: int = 500_000) -> Measured:
+    """Reads every method's runs (records, or live runs still training)."""
     bins = steps // 25_000
-    x = (np.arange(bins) + 0.5) * steps / bins / 1e3
-    panels = [(f"charts/episodic_return/{g}", f"{g} score") for g in GAMES]
-    panels += [(f"gate/weight/{g}", f"{g} gate weight") for g in GAMES]
-    fig, axes = plt.subplots(2, 2, figsize=(11, 7))
-    rows, diagnostics, summary, unfinished = [], [], {}, []
+    runs, summary, unfinished = {}, {}, []
     for method in METHODS:
         dirs = [EXPERIMENT.run(f"{method}__seed{s}") for s in seeds]
         _, found = reached_curves(dirs, "charts/episodic_return", steps, bins)
         if not found:
-            rows.append(f"| {method} | not run yet |" + " |" * 4)
             unfinished.append(method)
             continue
         reached = reached_steps([dirs[i] for i in found])
         if len(found) < len(seeds) or min(reached) < steps:
             unfinished.append(method)
-        cells = []
-        for i, tag in enumerate([tag for tag, _ in panels] + list(DIAGNOSTICS)):
-            values, _ = reached_curves(dirs, tag, steps, bins)
-            if np.isnan(values).all():
-                cells.append("–")
-                continue
-            early, late = summary[(method, tag)] = early_late(values, reached, steps)
-            cells.append(f"{early:.3g} → {'–' if np.isnan(late) else f'{late:.3g}'}")
-            if i < len(panels):
-                axes.flat[i].plot(x, np.nanmean(values, axis=0), label=method)
-        runs = ", ".join(f"{seeds[i]} ({r:,})" for i, r in zip(found, reached, strict=True))
-        rows.append(f"| {method} | {runs} | " + " | ".join(cells[:len(panels)]) + " |")
-        if method != "multitask_rl":
-            diagnostics.append(f"| {method} | " + " | ".join(cells[len(panels):]) + " |")
-    for ax, (_, label) in zip(axes.flat, panels, strict=True):
+        curves = {tag: reached_curves(dirs, tag, steps, bins)[0] for tag in [*PANELS, *DIAGNOSTICS]}
+        summary |= {(method, tag): early_late(values, reached, steps)
+                    for tag, values in curves.items() if not np.isnan(values).all()}
+        runs[method] = MethodRuns([seeds[i] for i in found], reached, curves)
+    return Measured(seeds, steps, runs, summary, single_task_breakout(seeds, steps), unfinished)
+
+
+def plot(measured: Measured, figures: Path) -> None:
+    """``figures``/multitask_teacher.png: per-game score and gate weight, mean per method."""
+    fig, axes = plt.subplots(2, 2, figsize=(11, 7))
+    for method, runs in measured.runs.items():
+        for ax, tag in zip(axes.flat, PANELS, strict=True):
+            if not np.isnan(runs.curves[tag]).all():
+                ax.plot(measured.x, np.nanmean(runs.curves[tag], axis=0), label=method)
+    for ax, label in zip(axes.flat, PANELS.values(), strict=True):
         ax.set(xlabel="agent steps, both games (thousands)", ylabel=label)
         if ax.lines:
             ax.legend(fontsize=7)
@@ -100,10 +126,31 @@ def report(figures: Path, seeds: tuple[int, ...] = (1, 2), steps: int = 500_000
     fig.tight_layout()
     fig.savefig(figures / "multitask_teacher.png", dpi=110)
     plt.close(fig)
-    claims = _claims(summary, single_task_breakout(seeds, steps), unfinished)
-    header = " | ".join(label + ", early → late" for _, label in panels)
+
+
+def prose(measured: Measured) -> str:
+    """The section's text: the settings, the per-game table and the diagnostics table."""
+    seeds, steps = measured.seeds, measured.steps
+    rows, diagnostics = [], []
+    for method in METHODS:
+        if method not in measured.runs:
+            rows.append(f"| {method} | not run yet |" + " |" * 4)
+            continue
+        runs = measured.runs[method]
+        cells = []
+        for tag in runs.curves:
+            if (method, tag) not in measured.summary:
+                cells.append("–")
+                continue
+            early, late = measured.summary[method, tag]
+            cells.append(f"{early:.3g} → {'–' if np.isnan(late) else f'{late:.3g}'}")
+        found = ", ".join(f"{s} ({r:,})" for s, r in zip(runs.seeds, runs.reached, strict=True))
+        rows.append(f"| {method} | {found} | " + " | ".join(cells[:len(PANELS)]) + " |")
+        if method != "multitask_rl":
+            diagnostics.append(f"| {method} | " + " | ".join(cells[len(PANELS):]) + " |")
+    header = " | ".join(label + ", early → late" for label in PANELS.values())
     diagnostics_header = " | ".join(DIAGNOSTICS.values())
-    text = f"""## Multi-task Breakout + Ms. Pac-Man with the Breakout teacher
+    return f"""## Multi-task Breakout + Ms. Pac-Man with the Breakout teacher
 
 Made by `python -m scripts.experiments.multitask_teacher --seeds {len(seeds)} --steps {steps}`
 (CPU only; continued across sessions from committed checkpoints). Each run is the first
@@ -127,7 +174,14 @@ to the Breakout teacher (early → late; the gate weight is above):
 |---|---:|---:|---:|---:|
 {chr(10).join(diagnostics)}
 """
-    return text, claims
+
+
+def report(figures: Path, seeds: tuple[int, ...] = (1, 2), steps: int = 500_000
+           ) -> tuple[str, list[Claim]]:
+    """The multi-task section of docs/RESULTS.md and its claims."""
+    measured = measure(seeds, steps)
+    plot(measured, figures)
+    return prose(measured), claims(measured)
 
 
 def single_task_breakout(seeds: tuple[int, ...], steps: int) -> float:
@@ -139,10 +193,12 @@ def single_task_breakout(seeds: tuple[int, ...], steps: int) -> float:
                                          steps // 2) for s in seeds]))
 
 
-def _claims(summary: dict[tuple[str, str], tuple[float, float]], single_breakout: float,
-            unfinished: list[str]) -> list[Claim]:
+def claims(measured: Measured) -> list[Claim]:
     """The poster's three multi-task claims on late per-game scores, gate weights and KLs to
     the teacher, each measured once every method it compares has a run at the budget."""
+    summary, single_breakout, unfinished = (measured.summary, measured.single_breakout,
+                                            measured.unfinished)
+
     def late(method: str, tag: str, game: str) -> float:
         return summary.get((method, f"{tag}/{game}"), (np.nan, np.nan))[1]
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -39,33 +40,74 @@ def planned_runs(seeds: list[int], steps: int) -> list[RunSpec]:
                         breakout_teacher.CONFIG, seeds, steps)
 
 
-def _row(label: str, directories: list[Path], seeds: list[int], steps: int,
-         tags: tuple[str, ...] = ("charts/episodic_return",)) -> str:
-    """A table row: the seeds found with the step each reached, then early / late of each tag."""
+MULTITASK_TAGS = tuple(f"{what}/{game}" for game in multitask_teacher.GAMES
+                       for what in ("charts/episodic_return", "gate/weight"))
+"""The multi-task comparison's columns: per game, its score and its gate weight."""
+
+
+@dataclass(frozen=True)
+class Row:
+    """The runs of one precision found so far: their seeds, the step each reached, and the
+    early and late value of each tag (:func:`breakout_teacher.early_late`)."""
+
+    seeds: list[int]
+    reached: list[int]
+    early_late: list[tuple[float, float]]
+
+
+@dataclass(frozen=True)
+class Measured:
+    """What the precision section shows (a row is None where no run has logged an episode)."""
+
+    seeds: tuple[int, ...]
+    steps: int
+    breakout: dict[str, Row | None]
+    """Breakout RL alone, fp32 and bf16, over ``seeds``."""
+    multitask: dict[str, Row | None]
+    """The multi-task cosine gate's seed 1, fp32 and bf16 (MULTITASK_TAGS)."""
+
+
+def _measure_row(directories: list[Path], seeds: list[int], steps: int,
+                 tags: tuple[str, ...] = ("charts/episodic_return",)) -> Row | None:
+    """The seeds found with the step each reached, and early / late of each tag."""
     curves = [reached_curves(directories, tag, steps, steps // BIN) for tag in tags]
     found = curves[0][1]  # the same runs for every tag: those that logged an episode
     if not found:
-        return f"| {label} | not run yet |" + " |" * 2 * len(tags)
+        return None
     reached = reached_steps([directories[i] for i in found])
-    cells = []
-    for values, _ in curves:
-        early, late = breakout_teacher.early_late(values, reached, steps)
-        cells += [f"{early:.3g}", "–" if np.isnan(late) else f"{late:.3g}"]
-    runs = ", ".join(f"{seeds[i]} ({r:,})" for i, r in zip(found, reached, strict=True))
+    return Row([seeds[i] for i in found], reached,
+               [breakout_teacher.early_late(values, reached, steps) for values, _ in curves])
+
+
+def measure(seeds: tuple[int, ...] = (1,), steps: int = 500_000) -> Measured:
+    """Reads the bf16 runs and the fp32 runs they are compared with."""
+    breakout = {
+        "fp32": _measure_row([breakout_teacher.run_dir("rl_alone", s) for s in seeds],
+                             list(seeds), steps),
+        "bf16": _measure_row([EXPERIMENT.run(f"rl_alone_bf16__seed{s}") for s in seeds],
+                             list(seeds), steps)}
+    multitask = {label: _measure_row([directory], [1], steps, MULTITASK_TAGS)
+                 for label, directory in (
+                     ("fp32", multitask_teacher.EXPERIMENT.run("cosine__seed1")),
+                     ("bf16", EXPERIMENT.run("multitask_cosine_bf16__seed1")))}
+    return Measured(seeds, steps, breakout, multitask)
+
+
+def _row(label: str, row: Row | None, columns: int) -> str:
+    """A table row: the seeds with the step each reached, then early / late of each tag."""
+    if row is None:
+        return f"| {label} | not run yet |" + " |" * 2 * columns
+    cells = [text for early, late in row.early_late
+             for text in (f"{early:.3g}", "–" if np.isnan(late) else f"{late:.3g}")]
+    runs = ", ".join(f"{s} ({r:,})" for s, r in zip(row.seeds, row.reached, strict=True))
     return f"| {label} | {runs} | " + " | ".join(cells) + " |"
 
 
-def report(seeds: tuple[int, ...] = (1,), steps: int = 500_000) -> str:
-    """The bf16-against-fp32 section of docs/RESULTS.md."""
-    bf16 = _row("bf16", [EXPERIMENT.run(f"rl_alone_bf16__seed{s}") for s in seeds], list(seeds),
-                steps)
-    fp32 = _row("fp32", [breakout_teacher.run_dir("rl_alone", s) for s in seeds], list(seeds),
-                steps)
-    tags = tuple(f"{what}/{game}" for game in multitask_teacher.GAMES
-                 for what in ("charts/episodic_return", "gate/weight"))
-    multitask = [_row(label, [directory], [1], steps, tags) for label, directory in (
-        ("fp32", multitask_teacher.EXPERIMENT.run("cosine__seed1")),
-        ("bf16", EXPERIMENT.run("multitask_cosine_bf16__seed1")))]
+def prose(measured: Measured) -> str:
+    """The bf16-against-fp32 section's text and tables."""
+    seeds, steps = measured.seeds, measured.steps
+    fp32, bf16 = (_row(label, measured.breakout[label], 1) for label in ("fp32", "bf16"))
+    multitask = [_row(label, row, len(MULTITASK_TAGS)) for label, row in measured.multitask.items()]
     header = " | ".join(f"{game} {what} {part}" for game in ("Breakout", "Ms. Pac-Man")
                         for what in ("score", "gate weight") for part in ("early", "late"))
     return f"""## Breakout in bf16 against fp32 (precision check)
@@ -91,6 +133,11 @@ against the bf16 run made before that experiment moved to fp32 (same settings ot
 |---|---|---:|---:|---:|---:|---:|---:|---:|---:|
 {chr(10).join(multitask)}
 """
+
+
+def report(seeds: tuple[int, ...] = (1,), steps: int = 500_000) -> str:
+    """The bf16-against-fp32 section of docs/RESULTS.md (no figure, no claim of a paper)."""
+    return prose(measure(seeds, steps))
 
 
 def main(argv: list[str] | None = None) -> int:
