@@ -527,7 +527,7 @@ def report(task: ControlTask, figures: Path, record_path: Path | None = None
     sweep, evaluated = ", ".join(map(str, SWEEP_SEEDS)), ", ".join(map(str, r.seeds))
     text = f"""## {task.title}: an imperfect teacher, gated
 
-Made by `{m["command"]}` ({m["hardware"]}). {task.settings}, `gate.reference=policy`;
+Made by `{task.command(len(m["seeds"]), steps)}` ({m["hardware"]}). {task.settings}, `gate.reference=policy`;
 {steps:,} agent steps per run, λ = {lam:g}, chosen by the sweep below on seeds {sweep}; every
 number below except the sweep's is on the other seeds, {evaluated} ({len(r.seeds)} runs per
 method), so that no seed both chooses λ and evaluates it. Teacher
