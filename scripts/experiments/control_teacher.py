@@ -525,9 +525,10 @@ def report(task: ControlTask, figures: Path, record_path: Path | None = None
     per_seed = "\n\n".join(_no_harm_table(r, claim, x) for claim, x in no_harm.items())
     changed = _changed_table([helps, behind, dragged, *(x for v in no_harm.values() for x in v)])
     sweep, evaluated = ", ".join(map(str, SWEEP_SEEDS)), ", ".join(map(str, r.seeds))
+    command = task.command(len(m["seeds"]), steps)  # today's, which continues it
     text = f"""## {task.title}: an imperfect teacher, gated
 
-Made by `{task.command(len(m["seeds"]), steps)}` ({m["hardware"]}). {task.settings}, `gate.reference=policy`;
+Made by `{command}` ({m["hardware"]}). {task.settings}, `gate.reference=policy`;
 {steps:,} agent steps per run, λ = {lam:g}, chosen by the sweep below on seeds {sweep}; every
 number below except the sweep's is on the other seeds, {evaluated} ({len(r.seeds)} runs per
 method), so that no seed both chooses λ and evaluates it. Teacher
