@@ -23,12 +23,14 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from scripts.experiments.common import (
+    ATARI_BIN,
     INFLUENCE_HEADER,
     RECORDS,
     Claim,
     Experiment,
     MethodRuns,
     RunSpec,
+    bin_centres,
     measured_claim,
     passing_bin,
     reached_curves,
@@ -94,13 +96,12 @@ class Measured:
     @property
     def x(self) -> np.ndarray:
         """The centres of the 25k-step bins, in thousands of agent steps."""
-        bins = self.steps // 25_000
-        return (np.arange(bins) + 0.5) * self.steps / bins / 1e3
+        return bin_centres(self.steps) / 1e3
 
 
 def measure(seeds: tuple[int, ...] = (1, 2), steps: int = 500_000) -> Measured:
     """Reads every method's runs (records, or live runs still training)."""
-    bins = steps // 25_000
+    bins = steps // ATARI_BIN
     runs, scores, weights, unfinished = {}, {}, {}, []
     for method in METHODS:
         score, found = curves(method, list(seeds), "charts/episodic_return", steps, bins)

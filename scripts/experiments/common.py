@@ -20,9 +20,9 @@ from rl_auxgrad.run_dir import RunDir, default_runs_dir
 from rl_auxgrad.runs import RunSpec, finished, run_one, scalars, window_mean
 from scripts.claims import Claim
 
-__all__ = ["INFLUENCE_HEADER", "Claim", "Experiment", "MethodRuns", "RunSpec", "binned",
-           "finished", "measured_claim", "passing_bin", "reached_curves", "reached_steps",
-           "run_all", "run_one", "scalars", "teacher_runs", "window_mean"]
+__all__ = ["ATARI_BIN", "INFLUENCE_HEADER", "Claim", "Experiment", "MethodRuns", "RunSpec",
+           "bin_centres", "binned", "finished", "measured_claim", "passing_bin", "reached_curves",
+           "reached_steps", "run_all", "run_one", "scalars", "teacher_runs", "window_mean"]
 
 ROOT = Path(__file__).parents[2]
 RECORDS = ROOT / "docs" / "data"
@@ -108,6 +108,17 @@ class Experiment:
 
         os.chdir(ROOT)
         run_all(todo, runs_dir, workers, record, deadline)
+
+
+ATARI_BIN = 25_000
+"""Agent steps per bin of the Atari experiments' curves."""
+
+
+def bin_centres(steps: int, bin_steps: int = ATARI_BIN) -> np.ndarray:
+    """The agent step at the centre of each of the ``steps // bin_steps`` equal bins of
+    [0, steps] (the bins of :func:`binned`)."""
+    bins = steps // bin_steps
+    return (np.arange(bins) + 0.5) * steps / bins
 
 
 def binned(directory: Path, tag: str, total_steps: int, bins: int) -> np.ndarray:

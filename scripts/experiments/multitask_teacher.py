@@ -28,10 +28,12 @@ import numpy as np
 from scripts.experiments import breakout_teacher
 from scripts.experiments.breakout_teacher import early_late
 from scripts.experiments.common import (
+    ATARI_BIN,
     Claim,
     Experiment,
     MethodRuns,
     RunSpec,
+    bin_centres,
     measured_claim,
     reached_curves,
     reached_steps,
@@ -87,13 +89,12 @@ class Measured:
     @property
     def x(self) -> np.ndarray:
         """The centres of the 25k-step bins, in thousands of agent steps (both games)."""
-        bins = self.steps // 25_000
-        return (np.arange(bins) + 0.5) * self.steps / bins / 1e3
+        return bin_centres(self.steps) / 1e3
 
 
 def measure(seeds: tuple[int, ...] = (1, 2), steps: int = 500_000) -> Measured:
     """Reads every method's runs (records, or live runs still training)."""
-    bins = steps // 25_000
+    bins = steps // ATARI_BIN
     runs, summary, unfinished = {}, {}, []
     for method in METHODS:
         dirs = [EXPERIMENT.run(f"{method}__seed{s}") for s in seeds]

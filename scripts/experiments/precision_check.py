@@ -23,6 +23,7 @@ import numpy as np
 
 from scripts.experiments import breakout_teacher, multitask_teacher
 from scripts.experiments.common import (
+    ATARI_BIN,
     Experiment,
     RunSpec,
     reached_curves,
@@ -32,7 +33,6 @@ from scripts.experiments.common import (
 
 EXPERIMENT = Experiment("precision_check")
 METHOD = {"rl_alone_bf16": ("gate.name=single", "teacher.path=none", "agent.precision=bf16")}
-BIN = 25_000
 
 
 def planned_runs(seeds: list[int], steps: int) -> list[RunSpec]:
@@ -70,7 +70,7 @@ class Measured:
 def _measure_row(directories: list[Path], seeds: list[int], steps: int,
                  tags: tuple[str, ...] = ("charts/episodic_return",)) -> Row | None:
     """The seeds found with the step each reached, and early / late of each tag."""
-    curves = [reached_curves(directories, tag, steps, steps // BIN) for tag in tags]
+    curves = [reached_curves(directories, tag, steps, steps // ATARI_BIN) for tag in tags]
     found = curves[0][1]  # the same runs for every tag: those that logged an episode
     if not found:
         return None
