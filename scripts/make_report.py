@@ -233,8 +233,8 @@ def main(argv: list[str] | None = None) -> int:
              for claim in multitask_claims]
     write_claims_data(rows + supervised_claims)
     text = "# Results\n\nWritten by `python -m scripts.make_report` from the runs' event files.\n\n"
-    text += "\n".join([*(section for _, section, _ in controls),
-                        *(usefulness.report(task) for task, _, _ in controls), breakout,
+    signals = [usefulness.report(task, figures=FIGURES) for task, _, _ in controls]
+    text += "\n".join([*(section for _, section, _ in controls), *signals, breakout,
                         precision_check.report(), multitask,
                         breakout_section(), sweep_section(), supervised,
                         papers_section(rows + supervised_claims)])

@@ -80,7 +80,12 @@ def test_the_pass_table_tests_each_condition_on_the_seeds_both_methods_recorded(
     assert usefulness.passed(rows["cosine"]) == 1  # (i) only
     assert [c.verdict for _, c, _ in rows["cosine"]][1:] == ["inferior"] * 3
     assert all(c is None for _, c, _ in rows["kickstarting"])
+    for key in list(record.curves):  # the figure's other tags
+        for tag in ("teacher/lam", "teacher/agreement", "gate/weight"):
+            record.curves[key.replace(usefulness.RETURN, tag)] = rng.normal(0, 1, 50)
     record.save()
-    text = usefulness.report(TASK, tmp_path / "r.npz", reps=200)
+    text = usefulness.report(TASK, tmp_path / "r.npz", reps=200, figures=tmp_path)
+    assert (tmp_path / f"{TASK.name}_usefulness.png").is_file()
+    assert f"figures/{TASK.name}_usefulness.png" in text
     assert "| score |" in text and "3 of 3" in text and "| kickstarting |" not in text
     assert "| cosine |" in text and "1 of 3" in text

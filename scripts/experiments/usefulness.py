@@ -31,11 +31,13 @@ is done).
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import platform
 import sys
 from pathlib import Path
 
+import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
@@ -232,9 +234,51 @@ def passed(rows: list[tuple[str, Comparison | None, list[int]]]) -> int:
     return sum(holds.values())
 
 
-def report(task: ControlTask, record_path: Path | None = None, reps: int | None = None) -> str:
+SIGNAL_METHODS = ("kickstarting", "score", "agreement", "cosine")
+"""Whose teacher weight (λ_t / λ, or the gate's weight) the figure follows over time."""
+
+
+def plot(record: Record, path: Path) -> None:
+    """Three rows (good, harmful, uniform teacher) of: the mean return, the teacher's weight
+    over time (λ_t / λ of the schedules, the cosine gate's mean weight), and the agreement ρ
+    logged by every run with the teacher; each line the mean over the recorded seeds."""
+    meta = record.meta
+    x = (np.arange(meta["bins"]) + 0.5) * meta["steps"] / meta["bins"] / 1e3
+    teachers = [t for t in TEACHERS
+                if any(recorded_seeds(record, t, m) for m in METHODS if m != "rl_alone")]
+    fig, axes = plt.subplots(len(teachers), 3, figsize=(16, 3.6 * len(teachers)), squeeze=False)
+    for row, teacher in zip(axes, teachers, strict=True):
+        for method in METHODS:
+            seeds = recorded_seeds(record, teacher, method)
+            if not seeds:
+                continue
+            runs = functools.partial(record.runs, "good" if method == "rl_alone" else teacher,
+                                     method, meta["lam"], seeds)
+            row[0].plot(x, np.nanmean(runs(RETURN), axis=0), label=f"{method} ({len(seeds)})")
+            if method in SIGNAL_METHODS:
+                tag = "gate/weight" if method == "cosine" else "teacher/lam"
+                scale = 1.0 if method == "cosine" else meta["lam"]
+                row[1].plot(x, np.nanmean(runs(tag), axis=0) / scale, label=method)
+            if method != "rl_alone":
+                row[2].plot(x, np.nanmean(runs("teacher/agreement"), axis=0), label=method,
+                            alpha=0.7)
+        row[2].axhline(0, color="k", lw=0.8)
+        titles = ("mean return", "teacher's weight (λ_t / λ; cosine: gate weight)",
+                  "agreement ρ = corr(Â, log π_T − log π)")
+        for ax, title in zip(row, titles, strict=True):
+            ax.set(title=f"{teacher} teacher: {title}", xlabel="agent steps (thousands)")
+            if ax.get_legend_handles_labels()[0]:
+                ax.legend(fontsize=6)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def report(task: ControlTask, record_path: Path | None = None, reps: int | None = None,
+           figures: Path | None = None) -> str:
     """The usefulness section of docs/RESULTS.md: every method against the pass condition,
-    each cell Δ IQM [95% CI] and its verdict, with the number of seeds it rests on."""
+    each cell Δ IQM [95% CI] and its verdict, with the number of seeds it rests on, and
+    (into ``figures``) the curves of :func:`plot`."""
     path = record_path or ROOT / "docs" / "data" / f"{task.name}_usefulness.npz"
     record = UsefulnessRecord(path)
     title = f"## {task.title}: which signal tells when the teacher helps\n\n"
@@ -253,6 +297,10 @@ def report(task: ControlTask, record_path: Path | None = None, reps: int | None 
                  for _, c, s in rows]
         lines.append(f"| {method} | " + " | ".join(cells) + f" | {passed(rows)} of 3 |")
     recorded = sum(1 for key in record.curves if key.endswith(f"/{RETURN}"))
+    figure = ""
+    if figures is not None:
+        plot(record, figures / f"{task.name}_usefulness.png")
+        figure = f"\n![{task.title} usefulness](figures/{task.name}_usefulness.png)\n"
     return title + f"""Made by `{meta['command']}` ({meta['hardware']}); {meta['steps']:,} agent
 steps per run, λ = {meta['lam']:g} (chosen by the control experiment's sweep on seeds 1-3),
 evaluation seeds {min(meta['seeds'])}-{max(meta['seeds'])}; {recorded} runs recorded so far
@@ -262,4 +310,4 @@ P(method > reference) and the number of seeds both have recorded (fewer than 3: 
 condition passes when the CI's lower end is above −δ; (ii) needs late return and AUC both.
 
 {chr(10).join(lines)}
-"""
+{figure}"""
