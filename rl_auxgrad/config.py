@@ -181,6 +181,11 @@ class TrainConfig:
     checkpoint_minutes: float = 10.0
     """Also a checkpoint when this many minutes of wall-clock time passed since the last one
     (0: only every checkpoint_every steps), so a killed long run loses minutes, not hours."""
+    video_every: int = 0
+    """Film the agent every this many agent steps (0: never): videos/step_<N>.mp4 in the run
+    directory and the same episode as an animated GIF in tensorboard's Images tab
+    (rl_auxgrad/video.py; at most TRAINING_FRAMES frames, its own env and generator, so the
+    training itself is unchanged)."""
     runs_dir: str = ""
     """Folder for new runs; empty: $RL_AUXGRAD_RUNS, else runs (an ignored folder)."""
     env: EnvConfig = field(default_factory=EnvConfig)
@@ -278,6 +283,7 @@ RANGES: dict[str, Range] = {
     "cpu_threads": NON_NEGATIVE,
     "checkpoint_every": POSITIVE,
     "checkpoint_minutes": NON_NEGATIVE,
+    "video_every": NON_NEGATIVE,
     "env.num_envs": AT_LEAST_ONE,
     "env.sticky_actions": PROBABILITY,
     "env.frame_stack": AT_LEAST_ONE,

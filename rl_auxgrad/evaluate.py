@@ -18,18 +18,15 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from torch import Tensor
 
 from rl_auxgrad.agents.learner import Learner
 from rl_auxgrad.cli import ArgumentParser
 from rl_auxgrad.config import ConfigError, resolve_device
 from rl_auxgrad.envs import EnvSpec, Episode, ObsToDevice, StepResult, make_vector_env
+from rl_auxgrad.policy import Policy, choose_actions
 from rl_auxgrad.run_dir import RunDir
 from rl_auxgrad.teachers import load_teacher, read_card
 from rl_auxgrad.teachers.native import CARD
-
-Policy = Callable[[Tensor, Tensor], Tensor]
-"""``policy(obs, game_ids) -> logits``."""
 
 
 @dataclass(frozen=True)
@@ -62,11 +59,7 @@ def score(game: str, make_policy: Callable[[EnvSpec], Policy], episodes: int, *,
     with torch.no_grad():
         while not finished.all():
             logits = policy(to_device(obs), game_ids)
-            if deterministic:
-                actions = logits.argmax(-1)
-            else:
-                actions = torch.multinomial(torch.softmax(logits.cpu(), -1), 1,
-                                            generator=generator).squeeze(-1)
+            actions = choose_actions(logits, deterministic, generator)
             step = env.step(actions.cpu().numpy())
             ended = np.flatnonzero(step.done & ~finished)
             for i, episode in zip(ended, _episodes_in_order(step, ended), strict=True):

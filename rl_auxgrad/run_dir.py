@@ -8,6 +8,7 @@ A run directory (``runs/<name>/`` by default) holds:
   runs made before this module wrote ``teacher.json``, which is still read;
 - ``checkpoint.safetensors``: the training state (atomic; its header carries the agent step);
 - ``events.out.tfevents.*``: tensorboard scalars;
+- ``videos/step_<N>.mp4``: with ``video_every``, the agent filmed at agent step N;
 - ``forked_from.json``: for a run forked from another's checkpoint (``--fork``), which run,
   which step and the SHA-256 of that checkpoint.
 
@@ -52,6 +53,7 @@ class RunDir:
     TEACHER_RECORD = "teacher_record.json"
     LEGACY_TEACHER_RECORD = "teacher.json"
     FORK_RECORD = "forked_from.json"
+    VIDEOS = "videos"
     WEIGHTS = "model.safetensors"
     """An evidence agent's weights (policy only) in place of a checkpoint."""
 
@@ -148,6 +150,13 @@ class RunDir:
 
     def event_files(self) -> list[Path]:
         return sorted(self.path.glob("events.out.tfevents.*"))
+
+    def video_file(self, step: int) -> Path:
+        """Where the video of agent step ``step`` goes (``videos/step_<step>.mp4``); makes
+        ``videos/``."""
+        folder = self.path / self.VIDEOS
+        folder.mkdir(exist_ok=True)
+        return folder / f"step_{step}.mp4"
 
     def agent_weights(self) -> dict[str, torch.Tensor]:
         """The policy's weights, float32: from the checkpoint, or from an evidence agent's

@@ -7,6 +7,7 @@ from collections import deque
 from pathlib import Path
 
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+from tensorboard.compat.proto.summary_pb2 import Summary
 from torch.utils.tensorboard import SummaryWriter
 
 from rl_auxgrad.envs import Episode
@@ -54,6 +55,14 @@ class RunLogger:
         self.writer.add_scalar("charts/SPS", sps, step)
         mean = f"{sum(self.recent) / len(self.recent):.1f}" if self.recent else "-"
         self.progress.update(self.task, completed=step, sps=sps, ret=mean)
+
+    def video(self, step: int, gif: bytes, size: tuple[int, int]) -> None:
+        """An animated GIF of (height, width) ``size`` as image ``videos/episode`` (the summary
+        ``add_video`` writes, encoded by :mod:`rl_auxgrad.video` without moviepy)."""
+        image = Summary.Image(height=size[0], width=size[1], colorspace=3,
+                              encoded_image_string=gif)
+        self.writer.file_writer.add_summary(
+            Summary(value=[Summary.Value(tag="videos/episode", image=image)]), step)
 
     def flush(self) -> None:
         """Writes the buffered events to the event file."""

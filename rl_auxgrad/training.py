@@ -25,6 +25,7 @@ from rl_auxgrad.interrupts import Interrupted, StopRequest
 from rl_auxgrad.run_dir import RunDir, default_runs_dir
 from rl_auxgrad.run_logger import RunLogger
 from rl_auxgrad.teachers import Teacher, load_teacher
+from rl_auxgrad.video import training_video
 
 
 class TrainingDiverged(RuntimeError):
@@ -33,7 +34,7 @@ class TrainingDiverged(RuntimeError):
 
 
 SAFE_ON_RESUME = frozenset({"total_steps", "checkpoint_every", "checkpoint_minutes", "device",
-                            "cpu_threads", "env.threads"})
+                            "cpu_threads", "env.threads", "video_every"})
 """Config fields a resume may change: where the run stops, how often it saves, where and with
 how many threads it computes. Every other field defines the experiment; changing one needs a
 fork (a new run from the checkpoint). A new total_steps also stretches an annealed learning
@@ -246,6 +247,9 @@ def train(run: Run, stop_after: int | None = None, deadline: float | None = None
                     raise _diverged(f"{', '.join(bad[:3])} became NaN/inf", step, directory)
                 logger.episodes(step, episodes)
                 logger.update(step, stats)
+                if _crossed(step, rollout.rewards.numel(), config.video_every):
+                    logger.video(step, *training_video(config, learner.agent, learner.device,
+                                                       directory.video_file(step)))
                 every, minutes = config.checkpoint_every, config.checkpoint_minutes
                 finished = step >= config.total_steps
                 stopping = stop.signum is not None or \
@@ -269,6 +273,12 @@ def train(run: Run, stop_after: int | None = None, deadline: float | None = None
         logger.close()
         env.close()
     return directory
+
+
+def _crossed(step: int, steps: int, every: int) -> bool:
+    """Whether the last ``steps`` agent steps, up to ``step``, crossed a multiple of ``every``
+    (never for ``every`` = 0)."""
+    return every > 0 and step // every > (step - steps) // every
 
 
 def _non_finite(learner: Learner) -> list[str]:

@@ -9,6 +9,8 @@ the whole game after each lost life (lives back to 5), so scores would never cov
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import torch
 from ale_py.vector_env import AtariVectorEnv
@@ -24,12 +26,16 @@ class AtariGameEnv(VectorEnv):
     def __init__(self, game: str, num_envs: int, *, seed: int, sticky_actions: float,
                  life_loss_terminal: bool, frame_stack: int, frameskip: int, noop_max: int,
                  threads: int, max_episode_frames: int, full_action_space: bool) -> None:
-        self._env = AtariVectorEnv(
-            GAMES[game], num_envs, num_threads=threads,
-            repeat_action_probability=sticky_actions, full_action_space=full_action_space,
-            autoreset_mode=AutoresetMode.SAME_STEP, max_num_frames_per_episode=max_episode_frames,
-            stack_num=frame_stack, frameskip=frameskip, noop_max=noop_max,
-            episodic_life=False, reward_clipping=False, use_fire_reset=True)
+        self.emulator_options: dict[str, Any] = {
+            "repeat_action_probability": sticky_actions, "full_action_space": full_action_space,
+            "max_num_frames_per_episode": max_episode_frames, "frameskip": frameskip,
+            "noop_max": noop_max, "episodic_life": False, "reward_clipping": False,
+            "use_fire_reset": True}
+        """What decides the game's course (everything but the observation's format): a
+        :class:`~rl_auxgrad.envs.screen.AtariScreen` built with the same plays the same game."""
+        self._env = AtariVectorEnv(GAMES[game], num_envs, num_threads=threads,
+                                   autoreset_mode=AutoresetMode.SAME_STEP, stack_num=frame_stack,
+                                   **self.emulator_options)
         meanings = tuple(action.name for action in self._env.ale.get_action_set())
         game_ids = np.zeros(num_envs, dtype=np.int64)
         game_ids.flags.writeable = False

@@ -31,6 +31,12 @@ class MultiGameEnv(VectorEnv):
         self.seed, self._envs = seed, envs
         self._splits = np.cumsum([s.num_envs for s in specs])[:-1]
 
+    @property
+    def game_envs(self) -> list[AtariGameEnv]:
+        """The single-game envs, in game order; game ``k`` is reset with ``seed + k *``
+        :data:`SEED_STRIDE`."""
+        return self._envs
+
     def reset(self, seed: int | None = None) -> np.ndarray:
         seed = check_seed(self.seed if seed is None else seed)
         return np.concatenate([env.reset(seed + k * SEED_STRIDE)
