@@ -7,6 +7,10 @@ Scoring uses a fresh environment with its own, explicit sticky-action probabilit
 0.25 by default) and no life-loss terminals, so nothing of the training environment leaks
 into the score. Each of N environments per game plays exactly one episode, so short episodes
 are not over-counted.
+
+``--video OUT.mp4`` (or ``--gif OUT.gif``) also films the first episode from the scoring seed
+(:class:`~rl_auxgrad.video.Film`: the game's own screen at its own speed, each game side by side
+for a multi-game run), at most ``--video-frames`` frames.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from rl_auxgrad.policy import Policy, choose_actions
 from rl_auxgrad.run_dir import RunDir
 from rl_auxgrad.teachers import load_teacher, read_card
 from rl_auxgrad.teachers.native import CARD
+from rl_auxgrad.video import MAX_FRAMES, Film, check_output, save
 
 
 @dataclass(frozen=True)
@@ -90,18 +95,64 @@ def main(argv: list[str] | None = None) -> int:
                         help="scoring seed (keep it apart from training seeds)")
     parser.add_argument("--deterministic", action="store_true", help="argmax actions")
     parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto")
+    film = parser.add_mutually_exclusive_group()
+    film.add_argument("--video", type=Path, metavar="OUT.mp4",
+                      help="also film the first episode (of each game, side by side) on the "
+                           "game's own screen at its own speed, to an mp4")
+    film.add_argument("--gif", type=Path, metavar="OUT.gif", help="the same as an animated GIF")
+    parser.add_argument("--video-frames", type=int, default=MAX_FRAMES, metavar="N",
+                        help=f"stop the video after N frames (default {MAX_FRAMES}; Atari: one "
+                             "frame per agent step, 15 a second), so that a long episode "
+                             "cannot fill the disk")
     args = parser.parse_args(argv)
-    path = Path(args.path)
+    path, out = Path(args.path), args.video or args.gif
+    options = {"seed": args.seed, "sticky_actions": args.sticky_actions,
+               "deterministic": args.deterministic}
     try:
-        scores = score_path(path, args.episodes, game=args.game, seed=args.seed,
-                            sticky_actions=args.sticky_actions,
-                            deterministic=args.deterministic,
-                            device=resolve_device(args.device))
+        if out is not None:
+            flag, suffix = ("--video", ".mp4") if args.video else ("--gif", ".gif")
+            if out.suffix.lower() != suffix:
+                raise ConfigError(f"{flag} {out}: name a {suffix} file")
+            check_output(out)
+            if args.video_frames < 1:
+                raise ConfigError(f"--video-frames must be >= 1, got {args.video_frames}")
+        if args.episodes < 1:
+            raise ConfigError(f"--episodes must be >= 1, got {args.episodes}")
+        player = find_player(path, game=args.game, device=resolve_device(args.device))
+        scores = player.score(args.episodes, **options)
+        print(f"{path}: {scores.summary()}")
+        if out is not None:
+            with player.film(max_frames=args.video_frames, **options) as film:
+                frames = save(out, film, film.fps)
+            print(f"{out}: {frames} frames at {film.fps:g} fps")
     except (ValueError, OSError) as error:  # bad input, named by the message
         print(f"error: {error}", file=sys.stderr)
         return 2
-    print(f"{path}: {scores.summary()}")
     return 0
+
+
+@dataclass(frozen=True)
+class Player:
+    """A checkpoint or teacher ready to play its game: scored or filmed in the same env."""
+
+    game: str
+    make_policy: Callable[[EnvSpec], Policy]
+    full_action_space: bool
+    device: torch.device
+
+    def score(self, episodes: int, *, seed: int, sticky_actions: float,
+              deterministic: bool) -> Scores:
+        return score(self.game, self.make_policy, episodes, seed=seed,
+                     sticky_actions=sticky_actions, deterministic=deterministic,
+                     full_action_space=self.full_action_space, device=self.device)
+
+    def film(self, *, max_frames: int, seed: int, sticky_actions: float,
+             deterministic: bool) -> Film:
+        """The episode that env 0 of :meth:`score` starts with this seed (the same episode
+        with ``deterministic``)."""
+        return Film(self.game, self.make_policy, seed=seed, sticky_actions=sticky_actions,
+                    deterministic=deterministic, max_frames=max_frames,
+                    full_action_space=self.full_action_space, device=self.device)
 
 
 def score_path(path: Path, episodes: int, *, game: str | None = None, seed: int,
@@ -109,27 +160,32 @@ def score_path(path: Path, episodes: int, *, game: str | None = None, seed: int,
     """Scores the run directory, teacher directory or SB3 zip (with ``game``) at ``path``."""
     if episodes < 1:
         raise ConfigError(f"--episodes must be >= 1, got {episodes}")
-    options = {"seed": seed, "sticky_actions": sticky_actions, "deterministic": deterministic,
-               "device": device}
+    return find_player(path, game=game, device=device).score(
+        episodes, seed=seed, sticky_actions=sticky_actions, deterministic=deterministic)
+
+
+def find_player(path: Path, *, game: str | None = None, device: torch.device) -> Player:
+    """The player of the run directory, teacher directory or SB3 zip (with ``game``) at
+    ``path``."""
     if path.suffix == ".zip":
         if game is None:
             raise ConfigError("an SB3 zip does not name its game: pass --game, e.g. "
                               "--game Breakout")
-        return _score_teacher(path, game, episodes, options)
+        return _teacher_player(path, game, device)
     if RunDir(path).is_run():  # before the card: a run of a teacher is not a teacher
-        return _score_run(RunDir(path), episodes, options)
+        return _run_player(RunDir(path), device)
     if (path / CARD).is_file():
-        return _score_teacher(path, "+".join(read_card(path)["games"]), episodes, options)
+        return _teacher_player(path, "+".join(read_card(path)["games"]), device)
     raise ConfigError(f"{path} is neither a run directory ({RunDir.CONFIG}), a teacher "
                       f"directory ({CARD}) nor a Stable-Baselines3 .zip")
 
 
-def _score_run(run: RunDir, episodes: int, options: dict) -> Scores:
+def _run_player(run: RunDir, device: torch.device) -> Player:
     config = run.config()
     weights = run.agent_weights()
 
     def make_policy(spec: EnvSpec) -> Policy:
-        learner = Learner(config, spec, options["device"])
+        learner = Learner(config, spec, device)
         try:
             learner.agent.load_state_dict(weights)
         except RuntimeError as error:
@@ -138,17 +194,16 @@ def _score_run(run: RunDir, episodes: int, options: dict) -> Scores:
         learner.agent.eval()
         return lambda obs, games: learner.agent(obs, games).logits
 
-    return score(config.env.id, make_policy, episodes, **options)
+    return Player(config.env.id, make_policy, False, device)
 
 
-def _score_teacher(path: Path, game: str, episodes: int, options: dict) -> Scores:
+def _teacher_player(path: Path, game: str, device: torch.device) -> Player:
     """A teacher plays in its own action set (a full 18-action teacher gets the full set)."""
     full = False
     if path.suffix != ".zip":
         card = read_card(path)
         full = card["num_actions"] == 18 and len(card["games"]) == 1
-    return score(game, lambda spec: load_teacher(path, spec, options["device"]), episodes,
-                 full_action_space=full, **options)
+    return Player(game, lambda spec: load_teacher(path, spec, device), full, device)
 
 
 if __name__ == "__main__":

@@ -25,7 +25,7 @@ from rl_auxgrad.interrupts import Interrupted, StopRequest
 from rl_auxgrad.run_dir import RunDir, default_runs_dir
 from rl_auxgrad.run_logger import RunLogger
 from rl_auxgrad.teachers import Teacher, load_teacher
-from rl_auxgrad.video import training_video
+from rl_auxgrad.video import check_filmable, training_video
 
 
 class TrainingDiverged(RuntimeError):
@@ -158,6 +158,8 @@ def _prepare(config: TrainConfig, directory: RunDir, state: dict | None,
                           life_loss_terminal=e.life_loss_terminal, frame_stack=e.frame_stack,
                           frameskip=e.frameskip, noop_max=e.noop_max, threads=e.threads)
     try:
+        if config.video_every:
+            check_filmable(e.id)
         teacher = (load_teacher(config.teacher.path, env.spec, device,
                                 q_temperature=config.teacher.q_temperature)
                    if config.teacher.path is not None else None)

@@ -36,7 +36,7 @@ TRAINING_FRAMES = 1000
 """Cap on the frames of a training video (its GIF summary stays in the events file)."""
 TENSORBOARD_SIDE = 320
 """Tensorboard's GIF is subsampled by an integer stride until its longer side is at most this
-(CartPole's 400x600 render becomes 134x200; Atari's 210x160 screen stays whole)."""
+(CartPole's 400x600 render becomes 200x300; Atari's 210x160 screen stays whole)."""
 VIDEO_SEED = 12345
 """Seed of the training videos' episode (every video starts the same game, apart from the
 training seeds), as ``python -m rl_auxgrad.evaluate``'s default."""
@@ -110,6 +110,14 @@ class Film:
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         self.close()
+
+
+def check_filmable(game: str) -> None:
+    """ValueError naming ``game`` unless it can be filmed (checked before a run with
+    ``video_every`` starts)."""
+    with make_vector_env(game, 1, seed=0) as env:
+        for twin in screens(env):
+            twin.screen.close()
 
 
 def check_output(path: Path) -> None:

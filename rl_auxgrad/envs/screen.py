@@ -97,6 +97,11 @@ class GymScreen(Screen):
             raise ValueError(f"{env_id} does not render rgb_array frames at a known "
                              "render_fps: it cannot be filmed")
         self.fps = float(fps)
+        try:
+            self.reset(0)  # a missing renderer (pygame) shows here, not mid-video
+        except BaseException:
+            self._env.close()
+            raise
 
     def reset(self, seed: int) -> np.ndarray:
         self._env.reset(seed=seed)
