@@ -58,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
               file=sys.stderr)
         return 130
     try:
-        train(run, args.stop_after, show_progress=not args.no_progress)
+        train(run, args.stop_after, show_progress=not args.no_progress, report=sys.stderr)
     except TrainingDiverged as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
