@@ -1,44 +1,104 @@
-"""Tensorboard events (CleanRL's tags, per-game variants) and a one-line console progress."""
+"""Tensorboard events (CleanRL's tags, per-game variants, a custom-scalars layout, the config
+and the teacher's card as text) and a one-line console progress."""
 
 from __future__ import annotations
 
 import time
 from collections import deque
-from pathlib import Path
+from dataclasses import dataclass
+from typing import Any
 
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from tensorboard.compat.proto.summary_pb2 import Summary
 from torch.utils.tensorboard import SummaryWriter
 
 from rl_auxgrad.envs import Episode
+from rl_auxgrad.run_dir import RunDir
+
+SCORE_WINDOW = 20
+"""Episodes in the mean score of the progress line and of the end-of-run summary."""
+
+LAYOUT: dict[str, dict[str, list[Any]]] = {"rl_auxgrad": {
+    "score (student) and the teacher's card score": [
+        "Multiline", [r"charts/episodic_return(/|$)", r"teacher/card_score(/|$)"]],
+    "usefulness of the teacher: weight λ, agreement, gate weight and cosine": [
+        "Multiline", [r"teacher/(lam|agreement|gradient)", r"gate/(weight|cosine)(/|$)"]],
+    "losses": ["Multiline", [r"losses/"]],
+}}
+"""Tensorboard's custom-scalars layout (the CUSTOM SCALARS tab): one category of three
+multi-line charts, each a list of tag regexes matched from the tag's start, so
+``charts/episodic_return`` also draws ``charts/episodic_return/<game>``."""
+
+
+def card_scores(card: dict[str, Any], games: tuple[str, ...]) -> dict[str, float]:
+    """``teacher/card_score`` (and ``teacher/card_score/<game>`` in a multi-game run) from a
+    teacher card's ``score`` (``{"mean": ..., "per_game": {...}}``); empty without one."""
+    score = card.get("score")
+    if not isinstance(score, dict) or not isinstance(score.get("mean"), int | float):
+        return {}
+    per_game = score.get("per_game", {}) if len(games) > 1 else {}
+    return {"teacher/card_score": float(score["mean"])} | {
+        f"teacher/card_score/{game}": float(per_game[game]) for game in games
+        if isinstance(per_game.get(game), int | float)}
+
+
+@dataclass(frozen=True)
+class Scores:
+    """The episodes of one sitting: the mean of the last :data:`SCORE_WINDOW` (fewer if the
+    sitting had fewer) and the best mean of :data:`SCORE_WINDOW` consecutive episodes (None
+    if it had fewer)."""
+
+    episodes: int
+    final: float | None
+    best: float | None
 
 
 class RunLogger:
-    """Writes ``charts/…``, ``losses/…`` and ``gate/…`` scalars against agent steps."""
+    """Writes ``charts/…``, ``losses/…``, ``gate/…`` and ``teacher/…`` scalars against agent
+    steps. A run's first events also get :data:`LAYOUT` and ``texts`` (tag → markdown)."""
 
-    def __init__(self, run_dir: Path, total_steps: int, start_step: int, games: tuple[str, ...],
-                 hyperparameters: str, show_progress: bool = True) -> None:
+    def __init__(self, directory: RunDir, total_steps: int, start_step: int, rollout_steps: int,
+                 games: tuple[str, ...], texts: dict[str, str], constants: dict[str, float],
+                 show_progress: bool = True) -> None:
+        first = not directory.event_files()  # a new run, a fork, or a restart from step 0
         # Resuming from a checkpoint at start_step: drop the events a killed run logged after
-        # it (steps > start_step), keep those of start_step itself, which the checkpoint covers.
-        self.writer = SummaryWriter(str(run_dir), purge_step=start_step + 1 if start_step
-                                    else None)
-        if start_step == 0:
-            self.writer.add_text("hyperparameters", hyperparameters)
+        # it (steps > start_step), keep those up to start_step, which the checkpoint covers,
+        # the layout and texts of the first event file among them.
+        self.writer = SummaryWriter(str(directory.path), purge_step=start_step + 1
+                                    if start_step else None)
+        if first:
+            self.writer.add_custom_scalars(LAYOUT)
+            for tag, text in texts.items():
+                self.writer.add_text(tag, text, start_step)
+        self.constants = constants  # logged at every update, so each draws as a line
         self.per_game = len(games) > 1
-        self.recent: deque[float] = deque(maxlen=20)
+        self.total_steps, self.rollout_steps = total_steps, rollout_steps
+        self.recent: deque[float] = deque(maxlen=SCORE_WINDOW)
+        self.episode_count, self.best_mean = 0, None
         self.start_step, self.start_time = start_step, time.perf_counter()
         self.progress = Progress(
             TextColumn("[bold]{task.fields[name]}"), BarColumn(),
-            TextColumn("{task.completed:,}/{task.total:,} steps"),
-            TextColumn("{task.fields[sps]:,.0f} SPS"), TextColumn("return {task.fields[ret]}"),
-            TimeRemainingColumn(), disable=not show_progress)
+            TextColumn("{task.fields[steps]}"), TextColumn("{task.fields[sps]:,.0f} SPS"),
+            TextColumn("return {task.fields[ret]}"), TimeRemainingColumn(),
+            disable=not show_progress)
         self.task = self.progress.add_task("train", total=total_steps, completed=start_step,
-                                           name=run_dir.name, sps=0.0, ret="-")
+                                           name=directory.name, sps=0.0, ret="-",
+                                           steps=self.steps_text(start_step))
         self.progress.start()
+
+    def steps_text(self, step: int) -> str:
+        """``step/total_steps steps``, and once past total_steps why: the learner steps in whole
+        rollouts (num_envs × num_steps) and stops at the first boundary at or past it."""
+        why = f" (whole rollouts of {self.rollout_steps:,})" if step > self.total_steps else ""
+        return f"{step:,}/{self.total_steps:,} steps{why}"
 
     def episodes(self, step: int, episodes: list[Episode]) -> None:
         for episode in episodes:
             self.recent.append(episode.score)
+            self.episode_count += 1
+            if len(self.recent) == SCORE_WINDOW:
+                mean = sum(self.recent) / SCORE_WINDOW
+                self.best_mean = mean if self.best_mean is None else max(self.best_mean, mean)
             self.writer.add_scalar("charts/episodic_return", episode.score, step)
             self.writer.add_scalar("charts/episodic_length", episode.length, step)
             if self.per_game:
@@ -49,12 +109,22 @@ class RunLogger:
 
     def update(self, step: int, stats: dict[str, float]) -> None:
         sps = (step - self.start_step) / max(time.perf_counter() - self.start_time, 1e-9)
-        for tag, value in stats.items():
+        for tag, value in (stats | self.constants).items():
             name = {"lr": "charts/learning_rate", "lam": "teacher/lam"}.get(tag, tag)
             self.writer.add_scalar(name, value, step)
         self.writer.add_scalar("charts/SPS", sps, step)
         mean = f"{sum(self.recent) / len(self.recent):.1f}" if self.recent else "-"
-        self.progress.update(self.task, completed=step, sps=sps, ret=mean)
+        self.progress.update(self.task, completed=step, sps=sps, ret=mean,
+                             steps=self.steps_text(step))
+
+    def scores(self) -> Scores:
+        """The scores of this sitting's episodes."""
+        final = sum(self.recent) / len(self.recent) if self.recent else None
+        return Scores(self.episode_count, final, self.best_mean)
+
+    def elapsed(self) -> float:
+        """Seconds since this sitting's logger started."""
+        return time.perf_counter() - self.start_time
 
     def video(self, step: int, gif: bytes, size: tuple[int, int]) -> None:
         """An animated GIF of (height, width) ``size`` as image ``videos/episode`` (the summary

@@ -9,9 +9,11 @@
 Each run writes ``runs/<name>/`` (``--runs-dir`` or ``$RL_AUXGRAD_RUNS`` to put it elsewhere;
 the layout is :class:`rl_auxgrad.run_dir.RunDir`'s): the resolved ``config.yaml``, the
 teacher record, tensorboard events and an atomic ``checkpoint.safetensors``. Bad input prints
-one line on stderr and exits with status 2, touching nothing. Ctrl-C (SIGINT) or SIGTERM stops
-after the current update with a checkpoint (exit 130 / 143); a second one stops at once. This
-module is only the command line: the work is :mod:`rl_auxgrad.training`'s.
+one line on stderr and exits with status 2, touching nothing. A sitting that ends (at
+total_steps or --stop-after) says on stderr where the run is, its scores, its time and how to
+look at it. Ctrl-C (SIGINT) or SIGTERM stops after the current update with a checkpoint (exit
+130 / 143); a second one stops at once. This module is only the command line: the work is
+:mod:`rl_auxgrad.training`'s.
 """
 
 from __future__ import annotations
@@ -58,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
               file=sys.stderr)
         return 130
     try:
-        train(run, args.stop_after, show_progress=not args.no_progress)
+        train(run, args.stop_after, show_progress=not args.no_progress, report=sys.stderr)
     except TrainingDiverged as error:
         print(f"error: {error}", file=sys.stderr)
         return 1

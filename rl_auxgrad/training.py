@@ -8,13 +8,15 @@ is written, and raised as a ``ValueError`` with one clear message.
 
 from __future__ import annotations
 
+import json
 import math
+import shlex
 import signal
 import sys
 import time
 from dataclasses import dataclass, fields, is_dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import torch
 
@@ -23,7 +25,7 @@ from rl_auxgrad.config import ConfigError, TrainConfig, is_run_name, resolve_dev
 from rl_auxgrad.envs import VectorEnv, make_vector_env
 from rl_auxgrad.interrupts import Interrupted, StopRequest
 from rl_auxgrad.run_dir import RunDir, default_runs_dir
-from rl_auxgrad.run_logger import RunLogger
+from rl_auxgrad.run_logger import SCORE_WINDOW, RunLogger, card_scores
 from rl_auxgrad.teachers import Teacher, load_teacher
 from rl_auxgrad.video import check_filmable, training_video
 
@@ -208,12 +210,13 @@ def _create(run: Run, forked_from: dict[str, Any] | None = None) -> None:
 
 
 def train(run: Run, stop_after: int | None = None, deadline: float | None = None,
-          show_progress: bool = True) -> RunDir:
+          show_progress: bool = True, report: TextIO | None = None) -> RunDir:
     """The training loop: rollout, update, log, checkpoint (every ``checkpoint_every`` steps,
     every ``checkpoint_minutes`` and at the end). This sitting ends early, with a checkpoint,
     after ``stop_after`` agent steps, at the first update past ``deadline`` (a
     ``time.time()``), or on SIGINT / SIGTERM (then :class:`Interrupted`); :func:`resume`
-    continues exactly. :class:`TrainingDiverged` if anything becomes NaN or infinite."""
+    continues exactly. :class:`TrainingDiverged` if anything becomes NaN or infinite. A sitting
+    that ends without an exception writes :func:`_summary`'s lines to ``report``, if given."""
     config, learner, env, directory = run.config, run.learner, run.env, run.directory
     directory.remove_temporaries()  # of checkpoint writes a kill interrupted
     obs = env.reset(config.seed)
@@ -226,8 +229,11 @@ def train(run: Run, stop_after: int | None = None, deadline: float | None = None
     else:  # the ALE cannot restore its emulators (or a fork changed them): fresh episodes
         obs = env.reset((config.seed + learner.global_step) % 2**30)
     start_step = learner.global_step
-    logger = RunLogger(directory.path, config.total_steps, start_step, env.spec.games,
-                       _hyperparameters(config, run.teacher), show_progress)
+    card = run.teacher.card if run.teacher is not None else {}
+    logger = RunLogger(directory, config.total_steps, start_step,
+                       config.agent.num_steps * env.spec.num_envs, env.spec.games,
+                       _texts(config, run.teacher), card_scores(card, env.spec.games),
+                       show_progress)
     resume_hint = f"python -m rl_auxgrad.train --resume {directory.path}"
     last_save = time.monotonic()
     try:
@@ -257,7 +263,7 @@ def train(run: Run, stop_after: int | None = None, deadline: float | None = None
                 stopping = stop.signum is not None or \
                     (stop_after is not None and step - start_step >= stop_after) or \
                     (deadline is not None and time.time() >= deadline)
-                due = step // every > (step - rollout.rewards.numel()) // every or \
+                due = _crossed(step, rollout.rewards.numel(), every) or \
                     (minutes > 0 and time.monotonic() - last_save >= 60 * minutes)
                 if finished or stopping or due:
                     logger.flush()  # the events up to the checkpoint survive a kill after it
@@ -274,6 +280,8 @@ def train(run: Run, stop_after: int | None = None, deadline: float | None = None
     finally:
         logger.close()
         env.close()
+    if report is not None:
+        print(_summary(logger, directory, learner.global_step), file=report)
     return directory
 
 
@@ -281,6 +289,47 @@ def _crossed(step: int, steps: int, every: int) -> bool:
     """Whether the last ``steps`` agent steps, up to ``step``, crossed a multiple of ``every``
     (never for ``every`` = 0)."""
     return every > 0 and step // every > (step - steps) // every
+
+
+def _summary(logger: RunLogger, directory: RunDir, step: int) -> str:
+    """Where the run is and how far it got, this sitting's scores and time, and the commands
+    to look at it (or to continue it)."""
+    path = shlex.quote(str(directory.path))
+    finished = step >= logger.total_steps
+    scores = logger.scores()
+    if scores.final is None:
+        score = "no episode finished in this sitting"
+    else:
+        best = (f"fewer than {SCORE_WINDOW} episodes" if scores.best is None
+                else f"best {scores.best:.1f} (mean of {SCORE_WINDOW} consecutive)")
+        last = min(scores.episodes, SCORE_WINDOW)
+        score = (f"mean {scores.final:.1f} over the last {last} episodes, "
+                 f"{best}; {scores.episodes} episodes in this sitting")
+    steps = f"{step:,} agent steps"
+    if step > logger.total_steps:
+        steps += (f": whole rollouts of {logger.rollout_steps:,} (num_envs × num_steps), the "
+                  f"first boundary past total_steps={logger.total_steps:,}")
+    elif not finished:
+        steps += f" of total_steps={logger.total_steps:,}, with a checkpoint"
+    lines = [f"{'finished' if finished else 'stopped'}: {directory.path} at {steps}",
+             f"  score: {score}",
+             f"  time:  {_duration(logger.elapsed())} (this sitting, from step "
+             f"{logger.start_step:,})",
+             f"  look:  tensorboard --logdir {shlex.quote(str(directory.path.parent))}"
+             "   (CUSTOM SCALARS tab: score, the teacher's weight, losses)",
+             f"         python -m rl_auxgrad.evaluate {path}"]
+    if not finished:
+        lines.append(f"  continue: python -m rl_auxgrad.train --resume {path}")
+    return "\n".join(lines)
+
+
+def _duration(seconds: float) -> str:
+    """``2h 05m 09s``, ``5m 09s`` or ``9.3s``."""
+    minutes, secs = divmod(round(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    if hours:
+        return f"{hours}h {minutes:02d}m {secs:02d}s"
+    return f"{minutes}m {secs:02d}s" if minutes else f"{seconds:.1f}s"
 
 
 def _non_finite(learner: Learner) -> list[str]:
@@ -303,11 +352,10 @@ def _diverged(what: str, step: int, directory: RunDir) -> TrainingDiverged:
                             "agent.learning_rate or teacher.lam)")
 
 
-def _hyperparameters(config: TrainConfig, teacher: Teacher | None) -> str:
-    rows = ["|param|value|", "|-|-|"] + [f"|{line.split(':', 1)[0].strip()}|"
-                                         f"{line.split(':', 1)[1].strip()}|"
-                                         for line in to_yaml(config).splitlines()
-                                         if ":" in line and line.split(":", 1)[1].strip()]
+def _texts(config: TrainConfig, teacher: Teacher | None) -> dict[str, str]:
+    """Tensorboard texts: the run's config.yaml and the teacher (path, SHA-256, card)."""
+    texts = {"config": f"```yaml\n{to_yaml(config)}```"}
     if teacher is not None:
-        rows.append(f"|teacher.sha256|{teacher.fingerprint()}|")
-    return "\n".join(rows)
+        texts["teacher"] = (f"`{teacher.path}`, sha256 `{teacher.fingerprint()}`\n\n"
+                            f"```json\n{json.dumps(teacher.card, indent=2)}\n```")
+    return texts

@@ -29,6 +29,11 @@ def weights(directory: Path) -> dict[str, torch.Tensor]:
     return load_state(directory / "checkpoint.safetensors")["learner"]["agent"]
 
 
+def text(events: EventAccumulator, tag: str) -> str:
+    """The markdown of a tensorboard text summary."""
+    return events.Tensors(f"{tag}/text_summary")[0].tensor_proto.string_val[0].decode()
+
+
 def make_teacher(tmp_path: Path, game: str = "CartPole-v1") -> Path:
     env = make_vector_env(game, 1, seed=0)
     torch.manual_seed(0)
@@ -55,8 +60,8 @@ def test_teacher_run_logs_the_gate_and_the_teacher(tmp_path):
     tags = set(events.Tags()["scalars"])
     assert {"charts/episodic_return", "charts/SPS", "losses/policy", "losses/value",
             "losses/teacher_kl", "gate/cosine", "gate/weight", "teacher/lam"} <= tags
-    assert "teacher.sha256" in events.Tensors("hyperparameters/text_summary")[0].tensor_proto \
-        .string_val[0].decode()
+    assert "gate:\n  name: projection" in text(events, "config")
+    assert f"`{teacher}`, sha256 `" in text(events, "teacher")
     record = json.loads((tmp_path / "t" / "teacher_record.json").read_text())
     assert record["path"] == str(teacher) and record["card"]["score"] == 0.0
     assert len(record["sha256"]) == 64
