@@ -2,7 +2,8 @@
 
 PATH is a run directory (``runs/<name>``, with or without a teacher; recognised by its
 ``config.yaml``), an evidence agent (``agents/<name>``: ``config.yaml`` and weights), a native
-teacher directory (``teachers/<name>``) or a Stable-Baselines3 zip (with ``--game``).
+teacher directory (``teachers/<name>``), a Stable-Baselines3 zip (with ``--game``) or one on the
+Hugging Face Hub (``hf://ORG/REPO[/FILE.zip][@REVISION]``; ``--game`` unless the repo names it).
 Scoring uses a fresh environment with its own, explicit sticky-action probability (ALE v5's
 0.25 by default) and no life-loss terminals, so nothing of the training environment leaks
 into the score. Each of N environments per game plays exactly one episode, so short episodes
@@ -26,6 +27,7 @@ from rl_auxgrad.config import ConfigError, resolve_device
 from rl_auxgrad.envs import EnvSpec, Episode, ObsToDevice, StepResult, make_vector_env
 from rl_auxgrad.run_dir import RunDir
 from rl_auxgrad.teachers import load_teacher, read_card
+from rl_auxgrad.teachers.hub import game_of, is_hub_path, parse
 from rl_auxgrad.teachers.native import CARD
 
 Policy = Callable[[Tensor, Tensor], Tensor]
@@ -88,8 +90,8 @@ def _episodes_in_order(step: StepResult, ended: np.ndarray) -> list[Episode]:
 def main(argv: list[str] | None = None) -> int:
     parser = ArgumentParser(prog="python -m rl_auxgrad.evaluate",
                             description=__doc__.split("\n\n")[0])
-    parser.add_argument("path", help="a run directory (runs/<name>), a teacher directory or "
-                                     "a Stable-Baselines3 .zip")
+    parser.add_argument("path", help="a run directory (runs/<name>), a teacher directory, "
+                                     "a Stable-Baselines3 .zip or hf://ORG/REPO[/FILE.zip]")
     parser.add_argument("--game", help="the game an SB3 zip plays (e.g. Breakout, CartPole-v1)")
     parser.add_argument("--episodes", type=int, default=10, help="episodes per game")
     parser.add_argument("--sticky-actions", type=float, default=0.25)
@@ -98,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--deterministic", action="store_true", help="argmax actions")
     parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto")
     args = parser.parse_args(argv)
-    path = Path(args.path)
+    path = args.path if is_hub_path(args.path) else Path(args.path)
     try:
         scores = score_path(path, args.episodes, game=args.game, seed=args.seed,
                             sticky_actions=args.sticky_actions,
@@ -111,13 +113,20 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def score_path(path: Path, episodes: int, *, game: str | None = None, seed: int,
+def score_path(path: Path | str, episodes: int, *, game: str | None = None, seed: int,
                sticky_actions: float, deterministic: bool, device: torch.device) -> Scores:
-    """Scores the run directory, teacher directory or SB3 zip (with ``game``) at ``path``."""
+    """Scores the run directory, teacher directory, SB3 zip (with ``game``) or Hub teacher
+    (``hf://...``; ``game`` unless its repository names one) at ``path``."""
     if episodes < 1:
         raise ConfigError(f"--episodes must be >= 1, got {episodes}")
     options = {"seed": seed, "sticky_actions": sticky_actions, "deterministic": deterministic,
                "device": device}
+    if is_hub_path(path):
+        game = game or game_of(parse(str(path)))
+        if game is None:
+            raise ConfigError(f"{path} does not name its game: pass --game, e.g. --game Breakout")
+        return score(game, lambda spec: load_teacher(path, spec, device), episodes, **options)
+    path = Path(path)
     if path.suffix == ".zip":
         if game is None:
             raise ConfigError("an SB3 zip does not name its game: pass --game, e.g. "

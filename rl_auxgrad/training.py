@@ -25,6 +25,7 @@ from rl_auxgrad.interrupts import Interrupted, StopRequest
 from rl_auxgrad.run_dir import RunDir, default_runs_dir
 from rl_auxgrad.run_logger import RunLogger
 from rl_auxgrad.teachers import Teacher, load_teacher
+from rl_auxgrad.teachers.hub import pinned
 
 
 class TrainingDiverged(RuntimeError):
@@ -157,10 +158,13 @@ def _prepare(config: TrainConfig, directory: RunDir, state: dict | None,
                           life_loss_terminal=e.life_loss_terminal, frame_stack=e.frame_stack,
                           frameskip=e.frameskip, noop_max=e.noop_max, threads=e.threads)
     try:
-        teacher = (load_teacher(config.teacher.path, env.spec, device,
-                                q_temperature=config.teacher.q_temperature)
-                   if config.teacher.path is not None else None)
         record = directory.teacher_record()
+        path = config.teacher.path
+        if path is not None and record is not None and "hub" in record:
+            path = pinned(record["hub"])  # the commit the run started with, not the newest
+        teacher = (load_teacher(path, env.spec, device,
+                                q_temperature=config.teacher.q_temperature)
+                   if path is not None else None)
         if state is not None and teacher is not None and record is not None \
                 and record["sha256"] != teacher.fingerprint():
             raise ConfigError(f"teacher {config.teacher.path} changed since {directory.path} "
@@ -197,9 +201,7 @@ def _create(run: Run, forked_from: dict[str, Any] | None = None) -> None:
     directory.create()
     directory.write_config(run.config)
     if run.teacher is not None:
-        directory.write_teacher_record({"path": str(run.teacher.path),
-                                        "sha256": run.teacher.fingerprint(),
-                                        "card": run.teacher.card})
+        directory.write_teacher_record(run.teacher.record())
     if forked_from is not None:
         directory.write_fork_record(forked_from)
 
