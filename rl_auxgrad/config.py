@@ -82,8 +82,9 @@ class AgentConfig:
 @dataclass
 class TeacherConfig:
     path: str | None = None
-    """A native teacher directory (teachers/<name>) or a Stable-Baselines3 .zip (PPO, A2C or
-    DQN); none (or null) trains without a teacher."""
+    """A native teacher directory (teachers/<name>), a Stable-Baselines3 .zip (PPO, A2C or
+    DQN) or one on the Hugging Face Hub, hf://ORG/REPO[/FILE.zip][@REVISION] (e.g.
+    hf://sb3/ppo-BreakoutNoFrameskip-v4); none (or null) trains without a teacher."""
     lam: float = 1.0
     """Weight of the teacher's KL (lambda). Default 1 from docs/cartpole_defaults.md: with the
     cosine gate and a teacher the student soon passes, lam = 1 ended near RL alone (485 vs 500

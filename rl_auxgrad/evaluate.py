@@ -2,7 +2,8 @@
 
 PATH is a run directory (``runs/<name>``, with or without a teacher; recognised by its
 ``config.yaml``), an evidence agent (``agents/<name>``: ``config.yaml`` and weights), a native
-teacher directory (``teachers/<name>``) or a Stable-Baselines3 zip (with ``--game``).
+teacher directory (``teachers/<name>``), a Stable-Baselines3 zip (with ``--game``) or one on the
+Hugging Face Hub (``hf://ORG/REPO[/FILE.zip][@REVISION]``; ``--game`` unless the repo names it).
 Scoring uses a fresh environment with its own, explicit sticky-action probability (ALE v5's
 0.25 by default) and no life-loss terminals, so nothing of the training environment leaks
 into the score. Each of N environments per game plays exactly one episode, so short episodes
@@ -30,6 +31,7 @@ from rl_auxgrad.envs import EnvSpec, Episode, ObsToDevice, StepResult, make_vect
 from rl_auxgrad.policy import Policy, choose_actions
 from rl_auxgrad.run_dir import RunDir
 from rl_auxgrad.teachers import load_teacher, read_card
+from rl_auxgrad.teachers.hub import game_of, is_hub_path, parse
 from rl_auxgrad.teachers.native import CARD
 from rl_auxgrad.video import MAX_FRAMES, Film, check_output, save
 
@@ -86,8 +88,8 @@ def _episodes_in_order(step: StepResult, ended: np.ndarray) -> list[Episode]:
 def main(argv: list[str] | None = None) -> int:
     parser = ArgumentParser(prog="python -m rl_auxgrad.evaluate",
                             description=__doc__.split("\n\n")[0])
-    parser.add_argument("path", help="a run directory (runs/<name>), a teacher directory or "
-                                     "a Stable-Baselines3 .zip")
+    parser.add_argument("path", help="a run directory (runs/<name>), a teacher directory, "
+                                     "a Stable-Baselines3 .zip or hf://ORG/REPO[/FILE.zip]")
     parser.add_argument("--game", help="the game an SB3 zip plays (e.g. Breakout, CartPole-v1)")
     parser.add_argument("--episodes", type=int, default=10, help="episodes per game")
     parser.add_argument("--sticky-actions", type=float, default=0.25)
@@ -105,7 +107,8 @@ def main(argv: list[str] | None = None) -> int:
                              "frame per agent step, 15 a second), so that a long episode "
                              "cannot fill the disk")
     args = parser.parse_args(argv)
-    path, out = Path(args.path), args.video or args.gif
+    path = args.path if is_hub_path(args.path) else Path(args.path)
+    out = args.video or args.gif
     options = {"seed": args.seed, "sticky_actions": args.sticky_actions,
                "deterministic": args.deterministic}
     try:
@@ -155,18 +158,26 @@ class Player:
                     full_action_space=self.full_action_space, device=self.device)
 
 
-def score_path(path: Path, episodes: int, *, game: str | None = None, seed: int,
+def score_path(path: Path | str, episodes: int, *, game: str | None = None, seed: int,
                sticky_actions: float, deterministic: bool, device: torch.device) -> Scores:
-    """Scores the run directory, teacher directory or SB3 zip (with ``game``) at ``path``."""
+    """Scores the run directory, teacher directory, SB3 zip (with ``game``) or Hub teacher
+    (``hf://...``; ``game`` unless its repository names one) at ``path``."""
     if episodes < 1:
         raise ConfigError(f"--episodes must be >= 1, got {episodes}")
     return find_player(path, game=game, device=device).score(
         episodes, seed=seed, sticky_actions=sticky_actions, deterministic=deterministic)
 
 
-def find_player(path: Path, *, game: str | None = None, device: torch.device) -> Player:
-    """The player of the run directory, teacher directory or SB3 zip (with ``game``) at
-    ``path``."""
+def find_player(path: Path | str, *, game: str | None = None, device: torch.device
+                ) -> Player:
+    """The player of the run directory, teacher directory, SB3 zip (with ``game``) or Hub
+    teacher (``hf://...``; ``game`` unless its repository names one) at ``path``."""
+    if is_hub_path(path):
+        game = game or game_of(parse(str(path)))
+        if game is None:
+            raise ConfigError(f"{path} does not name its game: pass --game, e.g. --game Breakout")
+        return Player(game, lambda spec: load_teacher(path, spec, device), False, device)
+    path = Path(path)
     if path.suffix == ".zip":
         if game is None:
             raise ConfigError("an SB3 zip does not name its game: pass --game, e.g. "

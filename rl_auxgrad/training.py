@@ -27,6 +27,7 @@ from rl_auxgrad.interrupts import Interrupted, StopRequest
 from rl_auxgrad.run_dir import RunDir, default_runs_dir
 from rl_auxgrad.run_logger import SCORE_WINDOW, RunLogger, card_scores
 from rl_auxgrad.teachers import Teacher, load_teacher
+from rl_auxgrad.teachers.hub import pinned
 from rl_auxgrad.video import check_filmable, training_video
 
 
@@ -162,10 +163,13 @@ def _prepare(config: TrainConfig, directory: RunDir, state: dict | None,
     try:
         if config.video_every:
             check_filmable(e.id)
-        teacher = (load_teacher(config.teacher.path, env.spec, device,
-                                q_temperature=config.teacher.q_temperature)
-                   if config.teacher.path is not None else None)
         record = directory.teacher_record()
+        path = config.teacher.path
+        if path is not None and record is not None and "hub" in record:
+            path = pinned(record["hub"])  # the commit the run started with, not the newest
+        teacher = (load_teacher(path, env.spec, device,
+                                q_temperature=config.teacher.q_temperature)
+                   if path is not None else None)
         if state is not None and teacher is not None and record is not None \
                 and record["sha256"] != teacher.fingerprint():
             raise ConfigError(f"teacher {config.teacher.path} changed since {directory.path} "
@@ -202,9 +206,7 @@ def _create(run: Run, forked_from: dict[str, Any] | None = None) -> None:
     directory.create()
     directory.write_config(run.config)
     if run.teacher is not None:
-        directory.write_teacher_record({"path": str(run.teacher.path),
-                                        "sha256": run.teacher.fingerprint(),
-                                        "card": run.teacher.card})
+        directory.write_teacher_record(run.teacher.record())
     if forked_from is not None:
         directory.write_fork_record(forked_from)
 

@@ -25,6 +25,7 @@ from pathlib import Path
 from rl_auxgrad.config import ConfigError, load_config
 from rl_auxgrad.run_dir import RunDir, default_runs_dir
 from rl_auxgrad.runs import RunSpec, run_one, window_mean
+from rl_auxgrad.teachers import is_hub_path
 
 ROOT = Path(__file__).parents[1]
 
@@ -61,7 +62,9 @@ def main(argv: list[str] | None = None) -> int:
                         "and the wall time, to this markdown file")
     parser.add_argument("overrides", nargs="*", help="key=value for every trial")
     args = parser.parse_args(argv)
-    teacher = [f"teacher.path={Path(args.teacher).resolve()}"] if args.teacher else []
+    where = args.teacher if args.teacher is None or is_hub_path(args.teacher) \
+        else Path(args.teacher).resolve()
+    teacher = [f"teacher.path={where}"] if args.teacher else []
     overrides = [*args.overrides, *teacher]
     try:  # fail here, with one line, rather than in every trial
         for gate in args.gates:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import torch
 from torch import Tensor
@@ -45,7 +45,7 @@ class TeacherInfo:
     """ALE meanings of the teacher's actions per game; () for non-Atari games."""
 
 
-def check_observation(path: Path, obs_shape: tuple[int, ...], spec: EnvSpec) -> None:
+def check_observation(path: Path | str, obs_shape: tuple[int, ...], spec: EnvSpec) -> None:
     if obs_shape != spec.obs_shape:
         raise TeacherError(f"teacher {path} sees observations of shape {obs_shape}, the "
                            f"environment gives {spec.obs_shape}: use a teacher made for this "
@@ -60,9 +60,11 @@ class Teacher:
     the teacher does not have gets the logit :data:`UNAVAILABLE`.
     """
 
-    def __init__(self, path: Path, weights_file: Path, network: PolicyNetwork,
+    def __init__(self, path: Path | str, weights_file: Path, network: PolicyNetwork,
                  info: TeacherInfo, spec: EnvSpec, card: dict) -> None:
         self.path, self.weights_file, self.info, self.card = path, weights_file, info, card
+        self.hub: dict[str, str] | None = None
+        """For a teacher from the Hugging Face Hub: its repo, resolved revision and filename."""
         check_observation(path, info.obs_shape, spec)
         if not set(info.games) & set(spec.games) or (
                 len(info.games) > 1 and info.games != spec.games):
@@ -108,3 +110,9 @@ class Teacher:
     def fingerprint(self) -> str:
         """SHA-256 of the weights file, recorded in the run's config and tensorboard."""
         return hashlib.sha256(self.weights_file.read_bytes()).hexdigest()
+
+    def record(self) -> dict[str, Any]:
+        """What a run records of its teacher (``teacher_record.json``): path, SHA-256 of the
+        weights, card, and for a Hub teacher where on the Hub it came from."""
+        hub = {} if self.hub is None else {"hub": self.hub}
+        return {"path": str(self.path), "sha256": self.fingerprint(), "card": self.card, **hub}

@@ -24,9 +24,10 @@ divides them by 255 inside the policy (``normalize_images``). Our envs give the 
 *not* the same and cannot be converted: SB3's usual Atari setup (RL Zoo:
 ``BreakoutNoFrameskip-v4`` + ``AtariWrapper``) has no sticky actions and resizes frames with
 OpenCV, ours (ALE v5 conventions) has sticky actions 0.25 by default and the ALE's resize, so a
-zoo agent can score lower here than on its card. The zip does not name its game: an Atari teacher
-is taken to play the student's first game whose minimal action set has as many actions as the
-teacher (all 18: the first game), with the ALE's action order.
+zoo agent can score lower here than on its card. The zip does not name its game: unless its
+origin does (a Hub repository's name, see :mod:`.hub`), an Atari teacher is taken to play the
+student's first game whose minimal action set has as many actions as the teacher (all 18: the
+first game), with the ALE's action order.
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ import torch
 from torch import Tensor, nn
 
 from rl_auxgrad.envs import EnvSpec
-from rl_auxgrad.envs.games import FULL_ACTION_MEANINGS, minimal_action_meanings
+from rl_auxgrad.envs.games import FULL_ACTION_MEANINGS, is_atari, minimal_action_meanings
 
 from .base import Teacher, TeacherError, TeacherInfo, check_observation
 
@@ -97,9 +98,12 @@ class _NatureCNN(nn.Module):
 
 
 def load_sb3(path: str | Path, spec: EnvSpec, device: torch.device, *,
-             q_temperature: float = 1.0) -> Teacher:
+             q_temperature: float = 1.0, game: str | None = None,
+             name: str | None = None) -> Teacher:
     """The policy in the SB3 zip ``path`` as a teacher for ``spec``; TeacherError if it cannot
-    be read safely or does not fit the environment."""
+    be read safely or does not fit the environment. ``game`` is the game the zip plays where its
+    origin says (a Hub repository's name; else it is inferred, see the module doc); ``name`` is
+    what the teacher is called in messages and the run's record (default: ``path``)."""
     path = Path(path)
     data, weights, version = _read_zip(path)
     obs_shape, num_actions = _spaces(path, data)
@@ -116,13 +120,13 @@ def load_sb3(path: str | Path, spec: EnvSpec, device: torch.device, *,
         raise TeacherError(f"{path}: its weights do not form an SB3 {module} policy "
                            f"({str(error).strip().splitlines()[0]})") from None
     network = network.to(device).eval()
-    games, meanings = _games(path, spec, num_actions)
+    games, meanings = _games(path, spec, num_actions, game)
     info = TeacherInfo(games=games, obs_shape=obs_shape, num_actions=num_actions,
                        action_meanings=meanings)
     card = {"format": "stable-baselines3", "sb3_version": version, "policy": module,
             "games": list(games), "obs_shape": list(obs_shape), "num_actions": num_actions,
             "action_meanings": [list(m) for m in meanings]}
-    return Teacher(path, path, network, info, spec, card)
+    return Teacher(name or path, path, network, info, spec, card)
 
 
 def _read_zip(path: Path) -> tuple[dict[str, Any], dict[str, Tensor], str]:
@@ -251,9 +255,20 @@ def _build(path: Path, weights: dict[str, Tensor], module: str, kwargs: dict[str
                       divide_by)
 
 
-def _games(path: Path, spec: EnvSpec, num_actions: int
+def _games(path: Path, spec: EnvSpec, num_actions: int, game: str | None
            ) -> tuple[tuple[str, ...], tuple[tuple[str, ...], ...]]:
-    """The game an SB3 teacher is taken to play, and its action meanings (see module doc)."""
+    """The game an SB3 teacher plays (``game``, else inferred: see module doc), and its action
+    meanings."""
+    if game is not None:
+        if not is_atari(game):
+            return (game,), ()
+        if num_actions == len(FULL_ACTION_MEANINGS):
+            return (game,), (FULL_ACTION_MEANINGS,)
+        if num_actions != len(minimal_action_meanings(game)):
+            raise TeacherError(f"{path} has {num_actions} actions, but {game} has "
+                               f"{len(minimal_action_meanings(game))} (or 18 for the full set): "
+                               f"not a {game} policy")
+        return (game,), (minimal_action_meanings(game),)
     if not spec.is_atari:
         return spec.games[:1], ()
     if num_actions == len(FULL_ACTION_MEANINGS):
