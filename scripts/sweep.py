@@ -9,7 +9,8 @@ Each trial is one training run, ``<runs-dir>/<gate>__lam<lam>__seed<seed>``, in 
 the experiment scripts (a finished run is skipped, an interrupted one resumes), so tensorboard
 and ``scripts/make_report.py`` read it like any other run. Ray Tune only schedules: one trial
 per ``--cpus-per-trial`` CPUs, each reporting its mean episodic return over the last 10% of its
-steps, and a table of all trials at the end. On a cluster, ``--runs-dir`` must be a path every
+steps, and a table of all trials (with the first 8 characters of the id of the Ray node
+each ran on) at the end. On a cluster, ``--runs-dir`` must be a path every
 node sees (shared storage), and every node needs this package installed.
 """
 
@@ -35,7 +36,9 @@ def trial_name(gate: str, lam: float, seed: int) -> str:
 
 
 def trial(params: dict) -> None:
-    """One Ray Tune trial: train the run (or finish / skip it) and report its final return."""
+    """One Ray Tune trial: train the run (or finish / skip it) and report its final return and
+    the Ray node it ran on."""
+    import ray
     from ray import tune
 
     runs_dir = Path(params["runs_dir"])
@@ -45,7 +48,8 @@ def trial(params: dict) -> None:
     directory = run_one(spec, runs_dir)
     total = RunDir(directory).config().total_steps
     tune.report({"final_return": window_mean(directory, "charts/episodic_return",
-                                             int(total * 0.9), total + 1)})
+                                             int(total * 0.9), total + 1),
+                 "node": ray.get_runtime_context().get_node_id()})
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -93,13 +97,14 @@ def main(argv: list[str] | None = None) -> int:
     start = time.perf_counter()
     results = tuner.fit()
     wall = time.perf_counter() - start
-    lines = ["| gate | λ | seed | final return | run |", "|---|---:|---:|---:|---|"]
+    lines = ["| gate | λ | seed | final return | run | node |", "|---|---:|---:|---:|---|---|"]
     for result in sorted(results, key=lambda r: (r.config["gate"], r.config["lam"],
                                                  r.config["seed"])):
         c = result.config
-        value = (result.metrics or {}).get("final_return", float("nan"))
+        metrics = result.metrics or {}
+        value, node = metrics.get("final_return", float("nan")), metrics.get("node", "?")
         lines.append(f"| {c['gate']} | {c['lam']:g} | {c['seed']} | {value:.1f} | "
-                     f"`{trial_name(c['gate'], c['lam'], c['seed'])}` |")
+                     f"`{trial_name(c['gate'], c['lam'], c['seed'])}` | {node[:8]} |")
     table = "\n".join(lines)
     print(table)
     if args.report:
