@@ -73,13 +73,6 @@ def cache(tmp_path, monkeypatch) -> Path:
     return tmp_path / "hub"
 
 
-@pytest.fixture(scope="module")
-def spec():
-    env = make_vector_env("CartPole-v1", 1, seed=0)
-    yield env.spec
-    env.close()
-
-
 @pytest.mark.parametrize(("address", "expected"), [
     ("hf://sb3/ppo-BreakoutNoFrameskip-v4",
      HubFile("sb3/ppo-BreakoutNoFrameskip-v4", "ppo-BreakoutNoFrameskip-v4.zip", None)),
@@ -136,9 +129,9 @@ def test_a_cached_teacher_trains_offline_records_its_commit_and_resumes_from_it(
     assert train_module.main(["--resume", str(runs / "h"), "--no-progress"]) == 0
 
 
-def test_a_file_and_revision_of_a_repo_load_by_tag(cache, cartpole_zips, spec):
+def test_a_file_and_revision_of_a_repo_load_by_tag(cache, cartpole_zips, cartpole_spec):
     cache_file(cache, "me/teachers", "cartpole/best.zip", cartpole_zips[1], NEWER, ref="v1")
-    teacher = load_teacher("hf://me/teachers/cartpole/best.zip@v1", spec, CPU)
+    teacher = load_teacher("hf://me/teachers/cartpole/best.zip@v1", cartpole_spec, CPU)
     assert teacher.hub == {"repo": "me/teachers", "revision": NEWER,
                            "filename": "cartpole/best.zip"}
     assert teacher.fingerprint() == sha256(cartpole_zips[1])

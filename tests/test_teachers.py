@@ -51,13 +51,6 @@ def _our_probs(path: Path, spec, obs: torch.Tensor) -> torch.Tensor:
 
 
 @pytest.fixture(scope="module")
-def cartpole_spec():
-    env = make_vector_env("CartPole-v1", 1, seed=0)
-    yield env.spec
-    env.close()
-
-
-@pytest.fixture(scope="module")
 def breakout_spec():
     env = make_vector_env("Breakout", 1, seed=0)
     yield env.spec

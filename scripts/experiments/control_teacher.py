@@ -250,6 +250,15 @@ def main(task: ControlTask, argv: list[str] | None = None) -> int:
 # ---- the report --------------------------------------------------------------------------
 
 
+def part_means(curves: np.ndarray, part: str) -> np.ndarray:
+    """One number per run of (runs, bins) curves: the mean over the first EARLY share of the
+    bins (``early``), the last LATE share (``late``) or all of them (``auc``)."""
+    bins = curves.shape[1]
+    span = {"early": slice(0, int(bins * EARLY)), "late": slice(bins - int(bins * LATE), bins),
+            "auc": slice(0, bins)}[part]
+    return np.nanmean(curves[:, span], axis=1)
+
+
 class Results:
     """A complete record, read as groups of runs at the chosen lambda, with summaries. Every
     number is on the evaluation seeds (:attr:`seeds`): the seeds that did not choose lambda."""
@@ -259,8 +268,6 @@ class Results:
         self.seeds = [seed for seed in self.meta["seeds"] if seed not in SWEEP_SEEDS]
         bins, steps = self.meta["bins"], self.meta["steps"]
         self.x = (np.arange(bins) + 0.5) * steps / bins
-        self.early_bins = int(bins * EARLY)
-        self.late_bins = int(bins * LATE)
 
     def curves(self, teacher: str, method: str, tag: str = RETURN,
                seeds: list[int] | None = None) -> np.ndarray:
@@ -270,17 +277,15 @@ class Results:
                                 self.meta["lam"], seeds or self.seeds, tag)
 
     def early(self, curves: np.ndarray) -> np.ndarray:
-        return np.nanmean(curves[:, : self.early_bins], axis=1)
+        return part_means(curves, "early")
 
     def late(self, curves: np.ndarray) -> np.ndarray:
-        return np.nanmean(curves[:, -self.late_bins:], axis=1)
+        return part_means(curves, "late")
 
     def scores(self, teacher: str, method: str, part: str, seeds: list[int] | None = None
                ) -> np.ndarray:
         """One number per seed: the early, late or whole-run (``auc``) mean return."""
-        runs = self.curves(teacher, method, seeds=seeds)
-        return {"early": self.early, "late": self.late,
-                "auc": lambda c: np.nanmean(c, axis=1)}[part](runs)
+        return part_means(self.curves(teacher, method, seeds=seeds), part)
 
     def summary(self, teacher: str, method: str) -> dict[str, Estimate]:
         """IQM [95% CI] of the early, late and whole-run (AUC) mean return."""

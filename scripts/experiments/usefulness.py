@@ -47,11 +47,13 @@ from scripts.experiments.aggregate import Comparison, compare
 from scripts.experiments.common import RunSpec
 from scripts.experiments.control_teacher import (
     BINS,
+    MARGINS,
     RETURN,
     ROOT,
     TAGS,
     ControlTask,
     Record,
+    part_means,
     run_name,
     run_recorded,
     spec,
@@ -188,20 +190,14 @@ CONDITIONS = (("i", "early", "rl+kl", "good", "early return ≥ RL + KL's (δ 5%
               ("iii", "auc", "rl_alone", "harmful", "harmful teacher: AUC ≥ RL alone's (δ 5%)"))
 """The pass condition (issue 15, item 4): (condition, part, reference, teacher, wording); (ii)
 needs both of its rows."""
-SHARE = {("early", "good"): 0.05, ("late", "good"): 0.02, ("auc", "good"): 0.02,
-         ("auc", "harmful"): 0.05}
 
 
 def scores(record: Record, teacher: str, method: str, part: str, seeds: list[int]
            ) -> np.ndarray:
-    """One number per seed: the mean return over the first 20% (early), the last 10% (late)
-    or all (auc) of the run's binned curve."""
-    runs = record.runs("good" if method == "rl_alone" else teacher, method, record.meta["lam"],
-                       seeds)
-    bins = runs.shape[1]
-    span = {"early": slice(0, int(bins * 0.2)), "late": slice(bins - int(bins * 0.1), bins),
-            "auc": slice(0, bins)}[part]
-    return np.nanmean(runs[:, span], axis=1)
+    """One number per seed: the early, late or whole-run (``auc``) mean return
+    (:func:`~scripts.experiments.control_teacher.part_means`)."""
+    return part_means(record.runs("good" if method == "rl_alone" else teacher, method,
+                                  record.meta["lam"], seeds), part)
 
 
 def recorded_seeds(record: Record, teacher: str, method: str) -> list[int]:
@@ -221,7 +217,8 @@ def conditions(record: Record, method: str, reps: int | None = None
                        & set(recorded_seeds(record, teacher, reference)))
         comparison = (compare(scores(record, teacher, method, part, seeds),
                               scores(record, teacher, reference, part, seeds),
-                              SHARE[(part, teacher)], reps) if len(seeds) >= 3 else None)
+                              MARGINS["harmful" if teacher == "harmful" else part], reps)
+                      if len(seeds) >= 3 else None)
         rows.append((label, comparison, seeds))
     return rows
 
