@@ -94,7 +94,9 @@ class TeacherConfig:
     """How much of the teacher to use now, lambda_t per update (rl_auxgrad/teacher_weight.py):
     constant; linear: decays to 0 over lam_decay_steps (kickstarting); score: lam * max(0,
     1 - G_student / G_teacher) (QDagger); agreement: opened by the lower confidence bound of
-    the advantage-preference correlation rho; gradient: by that of the gate's cosine."""
+    the advantage-preference correlation rho; agreement_stop: lam until the upper confidence
+    bound of rho falls below 0, then 0 for good; gradient: by the lower bound of the gate's
+    cosine."""
     lam_decay_steps: int = 0
     score_window: int = 20
     """score: G_student is the mean score of the student's last score_window episodes."""
@@ -109,6 +111,10 @@ class TeacherConfig:
     """agreement, gradient: lambda_t = lam * clip(LCB / lcb_scale, 0, 1), fully open once the
     bound reaches lcb_scale. 0.05 is of the order of rho's per-rollout noise: a bound that
     clears it is evidence, one below it opens the teacher in proportion."""
+    stop_window: int = 16
+    """agreement_stop: the upper confidence bound runs over rho of the last stop_window
+    rollouts. Twice lcb_window, because a stop is final: with rho's per-rollout noise of about
+    0.06 a good teacher's mean would have to fall about 0.03 below 0 to stop it."""
     temperature: float = 1.0
     """Softens both policies in KL(teacher || student)."""
     q_temperature: float = 1.0
@@ -306,6 +312,7 @@ RANGES: dict[str, Range] = {
     "teacher.score_window": AT_LEAST_ONE,
     "teacher.score_episodes": AT_LEAST_ONE,
     "teacher.lcb_window": Range(2),  # a standard error needs two rollouts
+    "teacher.stop_window": Range(2),
     "teacher.lcb_scale": POSITIVE,
     "teacher.temperature": POSITIVE,
     "teacher.q_temperature": POSITIVE,

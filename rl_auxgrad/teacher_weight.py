@@ -11,7 +11,9 @@ the gate's mean cosine; each schedule returns λ_t and the statistics it logs un
 - ``score`` (QDagger's distillation weight, Agarwal et al. 2022, as in CleanRL):
   λ_t = λ · max(0, 1 − G_student / G_teacher).
 - ``agreement`` (ours, action space) and ``gradient`` (ours, parameter space): a per-rollout
-  signal s, opened by the lower confidence bound of its recent mean (:func:`lcb_weight`).
+  signal s, opened by the lower confidence bound of its recent mean (:func:`lcb_weight`);
+  ``agreement_stop`` (ours): full λ until the upper confidence bound of ρ's recent mean falls
+  below 0, then 0 for good (:class:`AgreementStop`).
 """
 
 from __future__ import annotations
@@ -120,11 +122,25 @@ class Score(TeacherWeight):
         self.returns = deque(state["returns"], maxlen=self.returns.maxlen)
 
 
+def mean_bounds(values: Sequence[float]) -> tuple[float, float] | None:
+    """``(mean(s) − 2 · std(s) / √n, mean(s) + 2 · std(s) / √n)``: about the 95% confidence
+    bounds of the mean of the ``n`` values, with the sample standard deviation (n − 1); None for
+    fewer than two values (no standard error).
+
+    >>> [round(b, 6) for b in mean_bounds([0.0, 0.2])]  # mean 0.1, standard error 0.1
+    [-0.1, 0.3]
+    """
+    n = len(values)
+    if n < 2:
+        return None
+    mean, half = float(np.mean(values)), float(2 * np.std(values, ddof=1) / math.sqrt(n))
+    return mean - half, mean + half
+
+
 def lcb_weight(values: Sequence[float], scale: float) -> tuple[float, float | None]:
-    """``(clip(LCB / scale, 0, 1), LCB)`` with LCB = mean(s) − 2 · std(s) / √n, the sample
-    standard deviation (n − 1) over the ``n`` values: a signal whose mean is within two standard
-    errors of 0 reads as no evidence (weight 0), not as a small random weight. Fewer than two
-    values: no bound, weight 0.
+    """``(clip(LCB / scale, 0, 1), LCB)`` with LCB the lower of :func:`mean_bounds`: a signal
+    whose mean is within two standard errors of 0 reads as no evidence (weight 0), not as a
+    small random weight. Fewer than two values: no bound, weight 0.
 
     >>> weight, bound = lcb_weight([0.0, 0.2], scale=0.05)  # mean 0.1, standard error 0.1
     >>> weight, round(bound, 6)
@@ -132,11 +148,10 @@ def lcb_weight(values: Sequence[float], scale: float) -> tuple[float, float | No
     >>> lcb_weight([0.2, 0.2, 0.2], scale=0.4)
     (0.5, 0.2)
     """
-    n = len(values)
-    if n < 2:
+    bounds = mean_bounds(values)
+    if bounds is None:
         return 0.0, None
-    bound = float(np.mean(values) - 2 * np.std(values, ddof=1) / math.sqrt(n))
-    return min(1.0, max(0.0, bound / scale)), bound
+    return min(1.0, max(0.0, bounds[0] / scale)), bounds[0]
 
 
 class _LowerBound(TeacherWeight):
@@ -192,7 +207,47 @@ class Gradient(_LowerBound):
         self.values.append(cosine)
 
 
-SCHEDULES = ("constant", "linear", "score", "agreement", "gradient")
+class AgreementStop(TeacherWeight):
+    """Trust until evidence of harm: λ_t = λ until the first rollout at which the upper
+    confidence bound of ρ's mean over the last ``window`` rollouts (:func:`mean_bounds`, this
+    one included) is below 0, and λ_t = 0 for the rest of the run.
+
+    :class:`Agreement` needs evidence that the teacher helps before it opens, so it loses the
+    first rollouts, where a good teacher helps most; this rule needs evidence that it hurts
+    before it closes. A harmful teacher's ρ is negative from the first rollouts and closes it
+    within a few; a good teacher's ρ turns negative once the student passes it (see
+    docs/RESULTS.md), which is when distillation should stop. The stop is final: the signal
+    is measured on a student the teacher pulls, and once λ_t = 0 it says little about whether
+    to start again.
+    """
+
+    def __init__(self, lam: float, window: int) -> None:
+        super().__init__(lam)
+        self.values: deque[float] = deque(maxlen=window)
+        self.stopped_at: int | None = None
+
+    def decide(self, signals: Signals) -> tuple[float, dict[str, float]]:
+        if self.stopped_at is not None:
+            return 0.0, {"teacher/stopped_at": float(self.stopped_at)}
+        self.values.append(signals.agreement)
+        bounds = mean_bounds(self.values)
+        if bounds is None:
+            return self.lam, {}
+        if bounds[1] < 0:
+            self.stopped_at = signals.step
+            return 0.0, {"teacher/agreement_ucb": bounds[1],
+                         "teacher/stopped_at": float(self.stopped_at)}
+        return self.lam, {"teacher/agreement_ucb": bounds[1]}
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"values": list(self.values), "stopped_at": self.stopped_at}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.values = deque(state["values"], maxlen=self.values.maxlen)
+        self.stopped_at = state["stopped_at"]
+
+
+SCHEDULES = ("constant", "linear", "score", "agreement", "agreement_stop", "gradient")
 """``teacher.lam_schedule`` names (built by the learner from the config)."""
 
 

@@ -233,7 +233,9 @@ def main(argv: list[str] | None = None) -> int:
              for claim in multitask_claims]
     write_claims_data(rows + supervised_claims)
     text = "# Results\n\nWritten by `python -m scripts.make_report` from the runs' event files.\n\n"
-    signals = [usefulness.report(task, figures=FIGURES) for task, _, _ in controls]
+    evaluations = [usefulness.evaluate(task) for task, _, _ in controls]
+    signals = [*(usefulness.report(e, figures=FIGURES) for e in evaluations),
+               usefulness.why_default(evaluations)]
     text += "\n".join([*(section for _, section, _ in controls), *signals, breakout,
                         precision_check.report(), multitask,
                         breakout_section(), sweep_section(), supervised,

@@ -14,12 +14,8 @@ LEGACY = "agents/experiments/"
 records are in docs/data/) and are removed a few at a time, because one submission may carry
 only so much diff; nothing new may appear under this folder."""
 LEGACY_RUNS = frozenset({
-    "breakout_teacher/cosine__seed1", "breakout_teacher/cosine__seed2",
-    "breakout_teacher/kl_only__seed1", "breakout_teacher/kl_only__seed2",
-    "breakout_teacher/projection__seed1", "breakout_teacher/projection__seed2",
-    "breakout_teacher/rl+kl__seed1", "breakout_teacher/rl+kl__seed2",
-    "breakout_teacher/rl_alone__seed2", "precision_check/multitask_cosine_bf16__seed1",
-    "precision_check/rl_alone_bf16__seed1"})
+    "breakout_teacher/projection__seed2", "breakout_teacher/rl+kl__seed1",
+    "breakout_teacher/rl+kl__seed2", "breakout_teacher/rl_alone__seed2"})
 
 
 def tracked() -> list[Path]:

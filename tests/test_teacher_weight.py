@@ -20,6 +20,7 @@ from rl_auxgrad.config import ConfigError, load_config
 from rl_auxgrad.envs import make_vector_env
 from rl_auxgrad.teacher_weight import (
     Agreement,
+    AgreementStop,
     Constant,
     Gradient,
     Linear,
@@ -27,6 +28,7 @@ from rl_auxgrad.teacher_weight import (
     Signals,
     agreement,
     lcb_weight,
+    mean_bounds,
     play_return,
 )
 
@@ -150,9 +152,48 @@ def test_gradient_schedule_uses_the_previous_updates_cosines():
         schedule.observe_update(None)
 
 
+def test_agreement_stop_reference():
+    """λ while the upper bound of ρ's mean over the last 3 rollouts is ≥ 0; 0 from the first
+    rollout where it is below 0, whatever ρ does afterwards."""
+    schedule = AgreementStop(2.0, window=3)
+    assert schedule.decide(at(10, rho=-0.5)) == (2.0, {})  # one rollout: no bound, trusted
+    lam, stats = schedule.decide(at(20, rho=0.1))  # mean -0.2, upper bound 0.4
+    assert lam == 2.0 and stats["teacher/agreement_ucb"] == pytest.approx(0.4)
+    lam, stats = schedule.decide(at(30, rho=-0.1))  # [-0.5, 0.1, -0.1]: bound about +0.15
+    assert lam == 2.0 and stats["teacher/agreement_ucb"] == pytest.approx(
+        mean_bounds([-0.5, 0.1, -0.1])[1])
+    lam, stats = schedule.decide(at(40, rho=-0.3))  # [0.1, -0.1, -0.3]: -0.1 + 0.2 = 0.1
+    assert lam == 2.0
+    lam, stats = schedule.decide(at(50, rho=-0.31))  # [-0.1, -0.3, -0.31]: below 0
+    assert lam == 0.0 and stats["teacher/stopped_at"] == 50.0
+    assert schedule.decide(at(60, rho=0.9)) == (0.0, {"teacher/stopped_at": 50.0})
+
+
+@given(rhos=st.lists(st.floats(-1, 1), min_size=1, max_size=40), window=st.integers(2, 8))
+def test_agreement_stop_is_lam_then_zero_and_stops_only_on_a_negative_upper_bound(rhos, window):
+    schedule = AgreementStop(1.5, window=window)
+    lams = [schedule.decide(at(i, rho=rho))[0] for i, rho in enumerate(rhos)]
+    assert set(lams) <= {0.0, 1.5}
+    stop = lams.index(0.0) if 0.0 in lams else len(lams)
+    assert all(lam == 0.0 for lam in lams[stop:])  # final
+    if stop < len(lams):
+        upper = mean_bounds(rhos[max(0, stop + 1 - window):stop + 1])[1]
+        assert upper < 0 and np.mean(rhos[max(0, stop + 1 - window):stop + 1]) < 0
+    for i in range(1, stop):  # every earlier window's bound was ≥ 0
+        assert mean_bounds(rhos[max(0, i + 1 - window):i + 1])[1] >= 0
+
+
+def test_mean_bounds_reference():
+    lower, upper = mean_bounds([1.0, 2.0, 3.0, 6.0])  # mean 3, sample std √(14/3)
+    half = 2 * math.sqrt(14 / 3) / 2
+    assert (lower, upper) == (pytest.approx(3 - half), pytest.approx(3 + half))
+    assert mean_bounds([0.5]) is None
+
+
 def make_schedules():
     return [Constant(1.5), Linear(1.5, 1000), Score(1.5, lambda: 100.0, window=3),
-            Agreement(1.5, window=4, scale=0.05), Gradient(1.5, window=4, scale=0.05)]
+            Agreement(1.5, window=4, scale=0.05), AgreementStop(1.5, window=3),
+            Gradient(1.5, window=4, scale=0.05)]
 
 
 @given(history=st.lists(st.tuples(signals, st.floats(-1, 1)), min_size=2, max_size=12),
@@ -211,7 +252,7 @@ def updates(overrides: list[str], count: int) -> tuple[Learner, list[dict[str, f
 @pytest.mark.parametrize(("schedule", "extra"), [
     ("constant", "teacher/agreement"), ("linear", "teacher/agreement"),
     ("score", "teacher/teacher_return"), ("agreement", "teacher/agreement_lcb"),
-    ("gradient", "teacher/cosine_lcb")])
+    ("agreement_stop", "teacher/agreement_ucb"), ("gradient", "teacher/cosine_lcb")])
 def test_learner_logs_lambda_and_agreement_for_every_schedule(schedule, extra):
     _, stats = updates([f"teacher.lam_schedule={schedule}", "teacher.lam_decay_steps=500",
                         "teacher.score_episodes=2", "gate.name=cosine"], 3)
@@ -247,6 +288,7 @@ def test_cosine_shuffled_trains_and_applies_a_weight_it_has_seen():
     (["teacher.lam_schedule=qdagger"], "teacher.lam_schedule='qdagger' is unknown"),
     (["teacher.lcb_window=-1"], "teacher.lcb_window must be >= 2"),
     (["teacher.lcb_scale=-0.1"], "teacher.lcb_scale must be > 0"),
+    (["teacher.stop_window=1"], "teacher.stop_window must be >= 2"),
     (["teacher.score_window=0"], "teacher.score_window must be >= 1"),
     (["teacher.score_episodes=0"], "teacher.score_episodes must be >= 1"),
     (["teacher.lam_schedule=gradient", "gate.name=kl_only"], "needs the gate's cosine"),

@@ -7,6 +7,7 @@ import shutil
 import numpy as np
 import pytest
 
+from rl_auxgrad.config import load_config
 from scripts.experiments import usefulness
 from scripts.experiments.cartpole_teacher import TASK
 
@@ -84,8 +85,46 @@ def test_the_pass_table_tests_each_condition_on_the_seeds_both_methods_recorded(
         for tag in ("teacher/lam", "teacher/agreement", "gate/weight"):
             record.curves[key.replace(usefulness.RETURN, tag)] = rng.normal(0, 1, 50)
     record.save()
-    text = usefulness.report(TASK, tmp_path / "r.npz", reps=200, figures=tmp_path)
+    evaluation = usefulness.evaluate(TASK, tmp_path / "r.npz", reps=200)
+    text = usefulness.report(evaluation, figures=tmp_path)
     assert (tmp_path / f"{TASK.name}_usefulness.png").is_file()
     assert f"figures/{TASK.name}_usefulness.png" in text
     assert "| score |" in text and "3 of 3" in text and "| kickstarting |" not in text
     assert "| cosine |" in text and "1 of 3" in text
+    assert "**(iii) harmful teacher" in text and "| score | 11-16 | 0 of 6 |" in text
+    assert "| cosine | 11-16 | 6 of 6 |" in text  # every seed below RL alone's worst − δ, late
+    ranks = usefulness.ranking([evaluation])
+    assert ranks[0].method == "score" and {r.method for r in ranks[1:3]} == {"cosine", "rl+kl"}
+    assert [sum(r.passes.values()) for r in ranks] == [3, 1, 1, 0]  # kickstarting: 2 seeds
+    assert ranks[0].passes == {TASK.name: 3} and ranks[0].relative_auc[TASK.name] > 1
+
+
+def test_default_method_is_the_default_configs_gate_and_schedule():
+    method = usefulness.default_method()
+    settings = dict(o.split("=", 1) for o in usefulness.METHODS[method])
+    config = load_config(None, [])
+    assert settings.get("gate.name", config.gate.name) == config.gate.name
+    assert settings.get("teacher.lam_schedule", "constant") == config.teacher.lam_schedule
+
+
+def test_why_default_names_the_method_ranked_first(monkeypatch):
+    evaluation = usefulness.Evaluation(TASK, usefulness.UsefulnessRecord.__new__(
+        usefulness.UsefulnessRecord), {})
+    monkeypatch.setattr(usefulness, "ranking", lambda evaluations: [
+        usefulness.Rank("score", {TASK.name: 3}, {TASK.name: 1.04}),
+        usefulness.Rank("cosine", {TASK.name: 1}, {TASK.name: 1.02})])
+    monkeypatch.setattr(usefulness, "default_method", lambda: "cosine")
+    text = usefulness.why_default([evaluation])
+    assert "ranks `score` first, but the default is `cosine`" in text
+    assert "| score | 3 | 3 | 1.040 |" in text
+    monkeypatch.setattr(usefulness, "default_method", lambda: "score")
+    assert "The default, `score`, is the one the rule ranks first." in \
+        usefulness.why_default([evaluation])
+
+
+@pytest.mark.slow
+def test_the_default_is_the_method_the_committed_evidence_ranks_first():
+    """Issue 15, item 5, on the records in docs/data: the default follows the evidence."""
+    evaluations = [usefulness.evaluate(task) for task in usefulness.TASKS.values()]
+    ranks = usefulness.ranking([e for e in evaluations if e.rows])
+    assert ranks and ranks[0].method == usefulness.default_method()

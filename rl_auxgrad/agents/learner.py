@@ -41,6 +41,7 @@ from rl_auxgrad.gating import (
 )
 from rl_auxgrad.teacher_weight import (
     Agreement,
+    AgreementStop,
     Constant,
     Gradient,
     Linear,
@@ -88,6 +89,8 @@ def build_teacher_weight(config: TrainConfig, teacher: Teacher, device: torch.de
         return Linear(t.lam, t.lam_decay_steps)
     if t.lam_schedule == "agreement":
         return Agreement(t.lam, t.lcb_window, t.lcb_scale)
+    if t.lam_schedule == "agreement_stop":
+        return AgreementStop(t.lam, t.stop_window)
     if t.lam_schedule == "gradient":
         return Gradient(t.lam, t.lcb_window, t.lcb_scale)
     if t.lam_schedule == "score":

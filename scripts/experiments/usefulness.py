@@ -10,7 +10,8 @@ Methods (:data:`METHODS`; every one with each teacher, RL alone once, under ``go
   score (QDagger: λ_t = λ max(0, 1 − G_student / G_teacher));
 - our signals (``teacher.lam_schedule``, rl_auxgrad/teacher_weight.py), both on the plain sum:
   agreement (action space: the advantage-preference correlation ρ), gradient (parameter space:
-  the gate's cosine), each opened by its lower confidence bound over recent rollouts;
+  the gate's cosine), each opened by its lower confidence bound over recent rollouts, and
+  agreement_stop (full λ until the upper confidence bound of ρ falls below 0, then none);
 - gates: cosine, cosine against an EMA of the RL gradient at α ∈ {0.001, 0.01, 0.1};
 - controls for the cosine gate: cosine_shuffled (its weights shuffled in time: same weights,
   no link to the minibatch) and the matched constant, RL + KL at λ·w̄, which needs no code of
@@ -35,15 +36,18 @@ import functools
 import os
 import platform
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
+from scipy.stats import trim_mean
 
+from rl_auxgrad.config import load_config
 from rl_auxgrad.run_dir import default_runs_dir
 from scripts.experiments import cartpole_teacher, minatar_teacher
-from scripts.experiments.aggregate import Comparison, compare
+from scripts.experiments.aggregate import Comparison, compare, fmt
 from scripts.experiments.common import RunSpec
 from scripts.experiments.control_teacher import (
     BINS,
@@ -69,6 +73,7 @@ METHODS: dict[str, tuple[str, ...]] = {
     "kickstarting": (*PLAIN, "teacher.lam_schedule=linear"),
     "score": (*PLAIN, "teacher.lam_schedule=score"),
     "agreement": (*PLAIN, "teacher.lam_schedule=agreement"),
+    "agreement_stop": (*PLAIN, "teacher.lam_schedule=agreement_stop"),
     "gradient": (*PLAIN, "teacher.lam_schedule=gradient"),
     "cosine": ("gate.name=cosine",),
     "cosine_ema0.001": ("gate.name=cosine", "gate.ema=0.001"),
@@ -231,7 +236,7 @@ def passed(rows: list[tuple[str, Comparison | None, list[int]]]) -> int:
     return sum(holds.values())
 
 
-SIGNAL_METHODS = ("kickstarting", "score", "agreement", "cosine")
+SIGNAL_METHODS = ("kickstarting", "score", "agreement", "agreement_stop", "cosine")
 """Whose teacher weight (λ_t / λ, or the gate's weight) the figure follows over time."""
 
 
@@ -271,13 +276,41 @@ def plot(record: Record, path: Path) -> None:
     plt.close(fig)
 
 
-def report(task: ControlTask, record_path: Path | None = None, reps: int | None = None,
-           figures: Path | None = None) -> str:
+Rows = list[tuple[str, Comparison | None, list[int]]]
+"""One method's :func:`conditions`."""
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """A task's usefulness record with every method's conditions, computed once for the
+    report, the per-seed tables and the ranking."""
+
+    task: ControlTask
+    record: UsefulnessRecord
+    rows: dict[str, Rows]
+    """Methods with at least one comparison, in :data:`METHODS` order."""
+
+
+def evaluate(task: ControlTask, record_path: Path | None = None, reps: int | None = None
+             ) -> Evaluation:
+    """Reads the task's record (default docs/data/<task>_usefulness.npz) and tests every method
+    against :data:`CONDITIONS` with ``reps`` bootstrap resamples."""
+    record = UsefulnessRecord(record_path or ROOT / "docs" / "data"
+                              / f"{task.name}_usefulness.npz")
+    rows = {}
+    if record.meta:
+        for method in (m for m in METHODS if m != "rl_alone"):
+            method_rows = conditions(record, method, reps)
+            if any(comparison is not None for _, comparison, _ in method_rows):
+                rows[method] = method_rows
+    return Evaluation(task, record, rows)
+
+
+def report(evaluation: Evaluation, figures: Path | None = None) -> str:
     """The usefulness section of docs/RESULTS.md: every method against the pass condition,
-    each cell Δ IQM [95% CI] and its verdict, with the number of seeds it rests on, and
-    (into ``figures``) the curves of :func:`plot`."""
-    path = record_path or ROOT / "docs" / "data" / f"{task.name}_usefulness.npz"
-    record = UsefulnessRecord(path)
+    each cell Δ IQM [95% CI] and its verdict, with the number of seeds it rests on, the
+    per-seed tables, and (into ``figures``) the curves of :func:`plot`."""
+    task, record = evaluation.task, evaluation.record
     title = f"## {task.title}: which signal tells when the teacher helps\n\n"
     if not record.meta:
         return title + (f"Not run yet: `python -m scripts.experiments.usefulness --task "
@@ -285,15 +318,13 @@ def report(task: ControlTask, record_path: Path | None = None, reps: int | None 
     meta = record.meta
     header = " | ".join(f"({label}) {wording}" for label, _, _, _, wording in CONDITIONS)
     lines = [f"| method | {header} | passes |", "|---|" + "---|" * len(CONDITIONS) + "---:|"]
-    for method in (m for m in METHODS if m != "rl_alone"):
-        rows = conditions(record, method, reps)
-        if all(comparison is None for _, comparison, _ in rows):
-            continue
+    for method, rows in evaluation.rows.items():
         cells = [("–" if c is None else
                   f"{c.difference} {c.verdict}, P {c.probability:.2f}, n {len(s)}")
                  for _, c, s in rows]
         lines.append(f"| {method} | " + " | ".join(cells) + f" | {passed(rows)} of 3 |")
     recorded = sum(1 for key in record.curves if key.endswith(f"/{RETURN}"))
+    seeds = per_seed_tables(evaluation.rows)
     figure = ""
     if figures is not None:
         plot(record, figures / f"{task.name}_usefulness.png")
@@ -307,4 +338,114 @@ P(method > reference) and the number of seeds both have recorded (fewer than 3: 
 condition passes when the CI's lower end is above −δ; (ii) needs late return and AUC both.
 
 {chr(10).join(lines)}
-{figure}"""
+{figure}
+{seeds}"""
+
+
+def per_seed_tables(rows: dict[str, Rows]) -> str:
+    """Every condition's score per seed (the seeds in order), the reference's first, and for
+    each method how many of its seeds fall below the reference's worst seed − δ: the failures
+    an IQM, which trims the lowest quarter, can hide."""
+    blocks = []
+    for index, (label, _, reference, _, wording) in enumerate(CONDITIONS):
+        table = [f"**({label}) {wording}**, per seed:", "",
+                 "| method | seeds | below the reference's worst − δ | per seed |",
+                 "|---|---|---:|---|"]
+        shown = False
+        for method, method_rows in rows.items():
+            _, comparison, seeds = method_rows[index]
+            if comparison is None:
+                continue
+            if not shown:
+                table.append(f"| {reference} (reference) | {_span(seeds)} | | "
+                             + ", ".join(fmt(x) for x in comparison.b[:, 0]) + " |")
+                shown = True
+            table.append(f"| {method} | {_span(seeds)} | {comparison.failed} of "
+                         f"{len(seeds)} | " + ", ".join(fmt(x) for x in comparison.a[:, 0])
+                         + " |")
+        if shown:
+            blocks.append("\n".join(table))
+    return "\n\n".join(blocks) + "\n" if blocks else ""
+
+
+def _span(seeds: list[int]) -> str:
+    return f"{seeds[0]}-{seeds[-1]}" if seeds == list(range(seeds[0], seeds[-1] + 1)) \
+        else ", ".join(map(str, seeds))
+
+
+@dataclass(frozen=True)
+class Rank:
+    """One method's standing under the rule of issue 15, item 5."""
+
+    method: str
+    passes: dict[str, int]
+    """Conditions passed (0-3) per task."""
+    relative_auc: dict[str, float]
+    """IQM (the 25% trimmed mean) of the whole-run mean return with the good teacher over RL
+    alone's, per task."""
+
+    @property
+    def key(self) -> tuple[int, float]:
+        """Most conditions passed over all tasks, ties broken by the mean relative AUC."""
+        return sum(self.passes.values()), float(np.mean(list(self.relative_auc.values())))
+
+
+def ranking(evaluations: list[Evaluation]) -> list[Rank]:
+    """Every method recorded with the good teacher on every task, best first; a method with
+    fewer than 3 seeds for a condition on a task does not pass it there."""
+    ranks = []
+    for method in (m for m in METHODS if m != "rl_alone"):
+        if not all(recorded_seeds(e.record, "good", method) for e in evaluations):
+            continue
+        passes, relative = {}, {}
+        for e in evaluations:
+            passes[e.task.name] = passed(e.rows[method]) if method in e.rows else 0
+            seeds = sorted(set(recorded_seeds(e.record, "good", method))
+                           & set(recorded_seeds(e.record, "good", "rl_alone")))
+            relative[e.task.name] = float(
+                trim_mean(scores(e.record, "good", method, "auc", seeds), 0.25)
+                / trim_mean(scores(e.record, "good", "rl_alone", "auc", seeds), 0.25))
+        ranks.append(Rank(method, passes, relative))
+    return sorted(ranks, key=lambda r: r.key, reverse=True)
+
+
+def default_method() -> str:
+    """The method of :data:`METHODS` that ``python -m rl_auxgrad.train`` uses: the one whose
+    gate, gate EMA and teacher schedule are the default config's."""
+    config = load_config(None, [])
+    default = {"gate.name": config.gate.name, "gate.ema": str(config.gate.ema),
+               "teacher.lam_schedule": config.teacher.lam_schedule}
+    for method, overrides in METHODS.items():
+        settings = {"gate.ema": "None", "teacher.lam_schedule": "constant"}
+        settings |= dict(o.split("=", 1) for o in overrides)
+        if method != "matched_constant" and settings == default:
+            return method
+    raise ValueError(f"the default config ({default}) is none of the usefulness methods")
+
+
+def why_default(evaluations: list[Evaluation]) -> str:
+    """The "Why this default" section: the :func:`ranking` and the default it gives."""
+    ranks = ranking(evaluations)
+    tasks = [e.task.name for e in evaluations]
+    if not ranks:
+        return "## Why this default\n\nNo method is recorded on every task yet.\n"
+    lines = [f"| method | {' | '.join(f'passes on {t}' for t in tasks)} | total | "
+             f"{' | '.join(f'AUC / RL alone on {t}' for t in tasks)} |",
+             "|---|" + "---:|" * (2 * len(tasks) + 1)]
+    lines += [f"| {r.method} | " + " | ".join(str(r.passes[t]) for t in tasks)
+              + f" | {sum(r.passes.values())} | "
+              + " | ".join(f"{r.relative_auc[t]:.3f}" for t in tasks) + " |" for r in ranks]
+    best, now = ranks[0], default_method()
+    verdict = (f"The default, `{now}`, is the one the rule ranks first."
+               if best.method == now else
+               f"The rule ranks `{best.method}` first, but the default is `{now}`: change "
+               f"the default (rl_auxgrad/config.py) to `{' '.join(METHODS[best.method])}`.")
+    return f"""## Why this default
+
+`python -m rl_auxgrad.train` uses the method that passes the most of the conditions (i)-(iii)
+above on {' and '.join(tasks)} together (at most {3 * len(tasks)}), ties broken by the mean
+over the tasks of its AUC with the good teacher relative to RL alone's (IQM over the seeds
+both recorded). {verdict}
+
+{chr(10).join(lines)}
+"""
