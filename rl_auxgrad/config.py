@@ -95,8 +95,9 @@ class TeacherConfig:
     constant; linear: decays to 0 over lam_decay_steps (kickstarting); score: lam * max(0,
     1 - G_student / G_teacher) (QDagger); agreement: opened by the lower confidence bound of
     the advantage-preference correlation rho; agreement_stop: lam until the upper confidence
-    bound of rho falls below 0, then 0 for good; gradient: by the lower bound of the gate's
-    cosine."""
+    bound of rho falls below 0, then 0 for good; stop: the same, stopping also once the
+    student's score reaches the teacher's (score_window, score_episodes); gradient: by the
+    lower bound of the gate's cosine."""
     lam_decay_steps: int = 0
     score_window: int = 20
     """score: G_student is the mean score of the student's last score_window episodes."""

@@ -13,7 +13,8 @@ the gate's mean cosine; each schedule returns λ_t and the statistics it logs un
 - ``agreement`` (ours, action space) and ``gradient`` (ours, parameter space): a per-rollout
   signal s, opened by the lower confidence bound of its recent mean (:func:`lcb_weight`);
   ``agreement_stop`` (ours): full λ until the upper confidence bound of ρ's recent mean falls
-  below 0, then 0 for good (:class:`AgreementStop`).
+  below 0, then 0 for good (:class:`AgreementStop`); ``stop`` (ours): the same, stopping also
+  once the student's score reaches the teacher's (:class:`Stop`).
 """
 
 from __future__ import annotations
@@ -247,7 +248,43 @@ class AgreementStop(TeacherWeight):
         self.stopped_at = state["stopped_at"]
 
 
-SCHEDULES = ("constant", "linear", "score", "agreement", "agreement_stop", "gradient")
+class Stop(AgreementStop):
+    """Stop when the student has caught up or the teacher is shown to hurt: λ_t = λ until the
+    first rollout at which either G_student ≥ G_teacher (:class:`Score`'s returns: the mean
+    score of the student's last ``score_window`` episodes against the teacher's card score, or
+    its measured one) or :class:`AgreementStop`'s upper bound of ρ is below 0; 0 from then on.
+
+    QDagger's weight λ · max(0, 1 − G_student / G_teacher) already falls with the student's
+    score; it gives up part of a good teacher's help early (half of it at half the teacher's
+    score), while this rule keeps it whole until the student reaches the teacher. The
+    agreement bound covers the teacher whose score says nothing about its advice here (a
+    teacher of another game, or one whose card is wrong).
+    """
+
+    def __init__(self, lam: float, window: int, teacher_return: Callable[[], float],
+                 score_window: int) -> None:
+        super().__init__(lam, window)
+        self.score = Score(lam, teacher_return, score_window)
+
+    def decide(self, signals: Signals) -> tuple[float, dict[str, float]]:
+        if self.stopped_at is not None:
+            return 0.0, {"teacher/stopped_at": float(self.stopped_at)}
+        weight, score_stats = self.score.decide(signals)
+        if weight == 0.0:  # G_student >= G_teacher
+            self.stopped_at = signals.step
+            return 0.0, score_stats | {"teacher/stopped_at": float(self.stopped_at)}
+        lam, stats = super().decide(signals)
+        return lam, score_stats | stats
+
+    def state_dict(self) -> dict[str, Any]:
+        return super().state_dict() | {"score": self.score.state_dict()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        super().load_state_dict({k: v for k, v in state.items() if k != "score"})
+        self.score.load_state_dict(state["score"])
+
+
+SCHEDULES = ("constant", "linear", "score", "agreement", "agreement_stop", "stop", "gradient")
 """``teacher.lam_schedule`` names (built by the learner from the config)."""
 
 

@@ -131,6 +131,9 @@ def main() -> None:
                                                          teacher),
             "ours PPO + teacher + RL + KL, λ by agreement": lambda: ours(
                 args.steps, ["gate.name=multitask", "teacher.lam_schedule=agreement"], teacher),
+            "ours PPO + teacher + RL + KL, λ by agreement_stop": lambda: ours(
+                args.steps, ["gate.name=multitask", "teacher.lam_schedule=agreement_stop"],
+                teacher),
             "ours PPO + teacher + RL + KL, λ by score": lambda: ours(
                 args.steps, ["gate.name=multitask", "teacher.lam_schedule=score"], teacher),
             "ours PPO, bf16": lambda: ours(args.steps, ["agent.precision=bf16"]),

@@ -26,6 +26,7 @@ from rl_auxgrad.teacher_weight import (
     Linear,
     Score,
     Signals,
+    Stop,
     agreement,
     lcb_weight,
     mean_bounds,
@@ -193,6 +194,7 @@ def test_mean_bounds_reference():
 def make_schedules():
     return [Constant(1.5), Linear(1.5, 1000), Score(1.5, lambda: 100.0, window=3),
             Agreement(1.5, window=4, scale=0.05), AgreementStop(1.5, window=3),
+            Stop(1.5, window=3, teacher_return=lambda: 100.0, score_window=3),
             Gradient(1.5, window=4, scale=0.05)]
 
 
@@ -252,7 +254,8 @@ def updates(overrides: list[str], count: int) -> tuple[Learner, list[dict[str, f
 @pytest.mark.parametrize(("schedule", "extra"), [
     ("constant", "teacher/agreement"), ("linear", "teacher/agreement"),
     ("score", "teacher/teacher_return"), ("agreement", "teacher/agreement_lcb"),
-    ("agreement_stop", "teacher/agreement_ucb"), ("gradient", "teacher/cosine_lcb")])
+    ("agreement_stop", "teacher/agreement_ucb"), ("stop", "teacher/teacher_return"),
+    ("gradient", "teacher/cosine_lcb")])
 def test_learner_logs_lambda_and_agreement_for_every_schedule(schedule, extra):
     _, stats = updates([f"teacher.lam_schedule={schedule}", "teacher.lam_decay_steps=500",
                         "teacher.score_episodes=2", "gate.name=cosine"], 3)
@@ -296,3 +299,15 @@ def test_cosine_shuffled_trains_and_applies_a_weight_it_has_seen():
 def test_bad_schedule_settings_raise_one_config_error(overrides, message):
     with pytest.raises(ConfigError, match=message):
         load_config(None, overrides)
+
+
+def test_stop_stops_once_the_student_reaches_the_teacher_or_the_bound_says_harm():
+    caught_up = Stop(2.0, window=3, teacher_return=lambda: 100.0, score_window=2)
+    assert caught_up.decide(at(10, returns=(20.0,), rho=0.2))[0] == 2.0  # full λ, not 1.6
+    lam, stats = caught_up.decide(at(20, returns=(90.0, 120.0), rho=0.2))  # mean 105 >= 100
+    assert lam == 0.0 and stats["teacher/stopped_at"] == 20.0
+    assert caught_up.decide(at(30, returns=(10.0, 10.0), rho=0.5))[0] == 0.0  # final
+    harmed = Stop(2.0, window=3, teacher_return=lambda: 100.0, score_window=2)
+    lams = [harmed.decide(at(i, returns=(10.0,), rho=rho))[0]
+            for i, rho in enumerate((-0.1, 0.1, -0.3, -0.31, -0.32, 0.9))]
+    assert lams == [2.0] * 4 + [0.0] * 2  # [-0.3, -0.31, -0.32]: upper bound below 0

@@ -47,6 +47,7 @@ from rl_auxgrad.teacher_weight import (
     Linear,
     Score,
     Signals,
+    Stop,
     TeacherWeight,
     agreement,
     play_return,
@@ -81,9 +82,8 @@ def build_gate(config: GateConfig, seed: int = 0) -> Gate | None:
 
 def build_teacher_weight(config: TrainConfig, teacher: Teacher, device: torch.device
                          ) -> TeacherWeight:
-    """The ``teacher.lam_schedule`` of ``config``. For ``score``, G_teacher is the mean score on
-    the teacher's card, or, for a teacher without one, its mean over ``score_episodes`` episodes
-    of a fresh copy of the training env, measured at the first update."""
+    """The ``teacher.lam_schedule`` of ``config``; ``score`` and ``stop`` compare the student with
+    :func:`_teacher_return`."""
     t = config.teacher
     if t.lam_schedule == "linear":
         return Linear(t.lam, t.lam_decay_steps)
@@ -94,23 +94,33 @@ def build_teacher_weight(config: TrainConfig, teacher: Teacher, device: torch.de
     if t.lam_schedule == "gradient":
         return Gradient(t.lam, t.lcb_window, t.lcb_scale)
     if t.lam_schedule == "score":
-        score = getattr(teacher, "card", {}).get("score")
-        if isinstance(score, dict) and "mean" in score:
-            return Score(t.lam, lambda: score["mean"], t.score_window)
-
-        def measure() -> float:
-            e = config.env
-            env = make_vector_env(e.id, t.score_episodes, seed=config.seed,
-                                  sticky_actions=e.sticky_actions, life_loss_terminal=False,
-                                  frame_stack=e.frame_stack, frameskip=e.frameskip,
-                                  noop_max=e.noop_max, threads=e.threads)
-            try:
-                return play_return(teacher, env, config.seed, device)
-            finally:
-                env.close()
-
-        return Score(t.lam, measure, t.score_window)
+        return Score(t.lam, _teacher_return(config, teacher, device), t.score_window)
+    if t.lam_schedule == "stop":
+        return Stop(t.lam, t.stop_window, _teacher_return(config, teacher, device),
+                    t.score_window)
     return Constant(t.lam)
+
+
+def _teacher_return(config: TrainConfig, teacher: Teacher, device: torch.device
+                    ) -> Callable[[], float]:
+    """G_teacher, called once at the first update: the mean score on the teacher's card, or its
+    mean over ``score_episodes`` episodes of a fresh copy of the training env."""
+    score = getattr(teacher, "card", {}).get("score")
+    if isinstance(score, dict) and "mean" in score:
+        return lambda: float(score["mean"])
+
+    def measure() -> float:
+        e, t = config.env, config.teacher
+        env = make_vector_env(e.id, t.score_episodes, seed=config.seed,
+                              sticky_actions=e.sticky_actions, life_loss_terminal=False,
+                              frame_stack=e.frame_stack, frameskip=e.frameskip,
+                              noop_max=e.noop_max, threads=e.threads)
+        try:
+            return play_return(teacher, env, config.seed, device)
+        finally:
+            env.close()
+
+    return measure
 
 
 @dataclass

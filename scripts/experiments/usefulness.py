@@ -11,7 +11,8 @@ Methods (:data:`METHODS`; every one with each teacher, RL alone once, under ``go
 - our signals (``teacher.lam_schedule``, rl_auxgrad/teacher_weight.py), both on the plain sum:
   agreement (action space: the advantage-preference correlation ρ), gradient (parameter space:
   the gate's cosine), each opened by its lower confidence bound over recent rollouts, and
-  agreement_stop (full λ until the upper confidence bound of ρ falls below 0, then none);
+  agreement_stop (full λ until the upper confidence bound of ρ falls below 0, then none) and
+  stop (the same, stopping also once the student's score reaches the teacher's);
 - gates: cosine, cosine against an EMA of the RL gradient at α ∈ {0.001, 0.01, 0.1};
 - controls for the cosine gate: cosine_shuffled (its weights shuffled in time: same weights,
   no link to the minibatch) and the matched constant, RL + KL at λ·w̄, which needs no code of
@@ -74,6 +75,7 @@ METHODS: dict[str, tuple[str, ...]] = {
     "score": (*PLAIN, "teacher.lam_schedule=score"),
     "agreement": (*PLAIN, "teacher.lam_schedule=agreement"),
     "agreement_stop": (*PLAIN, "teacher.lam_schedule=agreement_stop"),
+    "stop": (*PLAIN, "teacher.lam_schedule=stop"),
     "gradient": (*PLAIN, "teacher.lam_schedule=gradient"),
     "cosine": ("gate.name=cosine",),
     "cosine_ema0.001": ("gate.name=cosine", "gate.ema=0.001"),
@@ -236,7 +238,7 @@ def passed(rows: list[tuple[str, Comparison | None, list[int]]]) -> int:
     return sum(holds.values())
 
 
-SIGNAL_METHODS = ("kickstarting", "score", "agreement", "agreement_stop", "cosine")
+SIGNAL_METHODS = ("kickstarting", "score", "agreement", "agreement_stop", "stop", "cosine")
 """Whose teacher weight (λ_t / λ, or the gate's weight) the figure follows over time."""
 
 
