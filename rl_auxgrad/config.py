@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -18,10 +18,11 @@ import yaml
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
+from rl_auxgrad.gating import GATES, Gate, gate_options, make_gate
 from rl_auxgrad.teacher_weight import SCHEDULES
 
-GATE_NAMES = ("single", "multitask", "kl_only", "cosine", "cosine_unweighted", "cosine_shuffled",
-              "projection", "orthogonal", "pcgrad", "attittud")
+GATE_NAMES = (*GATES, "kl_only")
+"""gate.name: a gate of :data:`rl_auxgrad.gating.GATES`, or kl_only (no gate: the KL alone)."""
 
 
 class ConfigError(ValueError):
@@ -394,6 +395,31 @@ def validate(config: TrainConfig) -> None:
     for ok, message in checks:
         if not ok:
             raise ConfigError(message)
+    gate_kwargs(config.gate, config.seed)
+
+
+def gate_kwargs(config: GateConfig, seed: int) -> dict[str, Any]:
+    """The options of the gate gate.name: of gate.ema, gate.per, gate.threshold, the fields of
+    gate.attittud and the run's ``seed``, those its factory takes
+    (:func:`rl_auxgrad.gating.gate_options`; kl_only takes none). Raises :class:`ConfigError`
+    when gate.ema is set for a gate without an EMA reference."""
+    accepted = gate_options(config.name) if config.name in GATES else ()
+    if config.ema is not None and "ema" not in accepted:
+        takers = [name for name in GATES if "ema" in gate_options(name)]
+        raise ConfigError(f"gate.ema applies to {', '.join(takers)}, not {config.name}: "
+                          "drop gate.ema (or set it to null)")
+    offered = ({"ema": config.ema, "per": config.per, "threshold": config.threshold,
+                "seed": seed} | asdict(config.attittud) | {"eta": tuple(config.attittud.eta)})
+    return {key: value for key, value in offered.items() if key in accepted}
+
+
+def build_gate(config: GateConfig, seed: int) -> Gate | None:
+    """The gate of ``config`` with its options (:func:`gate_kwargs`); None for kl_only (no
+    gating: pure distillation). ``seed`` seeds the gates that draw (cosine_shuffled,
+    attittud's randomized basis)."""
+    if config.name == "kl_only":
+        return None
+    return make_gate(config.name, **gate_kwargs(config, seed))
 
 
 def to_yaml(config: TrainConfig) -> str:

@@ -3,12 +3,22 @@
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import re
 from pathlib import Path
 
 import pytest
 
-from rl_auxgrad.config import RANGES, ConfigError, TrainConfig, load_config, to_yaml
+from rl_auxgrad.config import (
+    GATE_NAMES,
+    RANGES,
+    ConfigError,
+    TrainConfig,
+    build_gate,
+    load_config,
+    to_yaml,
+)
+from rl_auxgrad.gating import GATES, Attittud, Cosine, CosineShuffled
 
 
 def test_precedence_defaults_algo_yaml_overrides(tmp_path):
@@ -55,6 +65,41 @@ def test_teacher_path_none_means_no_teacher():
 def test_bad_values_raise_one_config_error(overrides, message):
     with pytest.raises(ConfigError, match=re.escape(message)):
         load_config(None, overrides)
+
+
+@pytest.mark.parametrize("gate", GATE_NAMES)
+def test_gate_ema_loads_exactly_for_the_gates_whose_factory_takes_ema(gate):
+    """One list of gates: the registry. gate.ema loads for a gate of GATES whose factory has an
+    ``ema`` parameter, and the gate gets it; any other gate (and kl_only) is refused at load."""
+    overrides = [f"gate.name={gate}", "gate.ema=0.01"]
+    if gate in GATES and "ema" in inspect.signature(GATES[gate]).parameters:
+        assert build_gate(load_config(None, overrides).gate, seed=1).ema == 0.01
+    else:
+        with pytest.raises(ConfigError, match=rf"gate\.ema applies to .*, not {gate}"):
+            load_config(None, overrides)
+
+
+def test_gate_names_are_the_registry_and_kl_only():
+    assert set(GATE_NAMES) == set(GATES) | {"kl_only"}
+    assert build_gate(load_config(None, ["gate.name=kl_only"]).gate, seed=1) is None
+
+
+def test_build_gate_passes_the_options_each_gate_takes():
+    def gate(*overrides: str):
+        config = load_config(None, ["seed=7", *overrides])
+        return build_gate(config.gate, config.seed)
+
+    unweighted = gate("gate.name=cosine_unweighted", "gate.threshold=0.3", "gate.per=variable")
+    assert isinstance(unweighted, Cosine) and not unweighted.weighted
+    assert (unweighted.threshold, unweighted.per) == (0.3, "variable")
+    weighted = gate("gate.name=cosine", "gate.threshold=0.3")  # no threshold: weighted
+    assert weighted.weighted and weighted.threshold == 0.0
+    shuffled = gate("gate.name=cosine_shuffled")
+    assert isinstance(shuffled, CosineShuffled) and shuffled.seed == 7
+    attittud = gate("gate.name=attittud", "gate.attittud.k=3", "gate.attittud.eta=[0.5,1,0]",
+                    "gate.attittud.method=randomized")
+    assert isinstance(attittud, Attittud)
+    assert (attittud.k, attittud.eta_orth, attittud.method) == (3, 0.5, "randomized")
 
 
 def test_every_numeric_field_has_a_range():

@@ -26,17 +26,15 @@ from rl_auxgrad.agents.losses import (
     teacher_kl,
 )
 from rl_auxgrad.agents.networks import ActorCritic, AgentOutput, make_torso
-from rl_auxgrad.config import ConfigError, GateConfig, TrainConfig
+from rl_auxgrad.config import TrainConfig, build_gate
 from rl_auxgrad.envs import EnvSpec, Episode, VectorEnv, make_vector_env
 from rl_auxgrad.envs.device import ObsToDevice
 from rl_auxgrad.gating import (
     Attittud,
-    Gate,
     GateStats,
     MainJacobian,
     MultiTask,
     gated_backward,
-    make_gate,
     per_example_jacobian,
 )
 from rl_auxgrad.teacher_weight import (
@@ -55,29 +53,6 @@ from rl_auxgrad.teacher_weight import (
 
 Teacher = Callable[[Tensor, Tensor], Tensor]
 """``teacher(obs, game_ids) -> logits`` over the student's actions, computed without grad."""
-
-EMA_GATES = ("cosine", "cosine_unweighted", "cosine_shuffled", "projection", "orthogonal")
-
-
-def build_gate(config: GateConfig, seed: int = 0) -> Gate | None:
-    """The gate object for ``config``; None for kl_only (no gating: pure distillation).
-    ``seed`` seeds cosine_shuffled's draws."""
-    if config.name == "kl_only":
-        return None
-    options: dict = {"seed": seed} if config.name == "cosine_shuffled" else {}
-    if config.ema is not None:
-        if config.name not in EMA_GATES:
-            raise ConfigError(f"gate.ema applies to {', '.join(EMA_GATES)}, not {config.name}")
-        options["ema"] = config.ema
-    if config.name in EMA_GATES:
-        options["per"] = config.per
-    if config.name == "cosine_unweighted":
-        options["threshold"] = config.threshold
-    if config.name == "attittud":
-        a = config.attittud
-        return Attittud(k=a.k, num_examples=a.num_examples, eta=tuple(a.eta),
-                        eta_main=a.eta_main, recompute_every=a.recompute_every, method=a.method)
-    return make_gate(config.name, **options)
 
 
 def build_teacher_weight(config: TrainConfig, teacher: Teacher, device: torch.device

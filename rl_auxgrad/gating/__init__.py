@@ -20,10 +20,11 @@ from ._gates import (
     Projection,
     SingleTask,
 )
-from ._registry import GATES, make_gate
+from ._registry import GATES, STATELESS, gate_options, make_gate
 
 __all__ = [
     "GATES",
+    "STATELESS",
     "Attittud",
     "Cosine",
     "CosineShuffled",
@@ -37,6 +38,7 @@ __all__ = [
     "Projection",
     "SingleTask",
     "combine",
+    "gate_options",
     "gated_backward",
     "make_gate",
     "per_example_jacobian",

@@ -9,10 +9,7 @@ import torch
 from torch import Tensor
 
 from ._checks import check_flat_pair, check_lam
-from ._registry import GATES, make_gate
-
-STATELESS = ("single", "multitask", "cosine", "cosine_unweighted", "projection", "orthogonal",
-             "pcgrad")
+from ._registry import GATES, STATELESS, make_gate
 
 
 def combine(g_main: Tensor, g_aux: Tensor, gate: str, lam: float | Tensor = 1.0,

@@ -15,9 +15,10 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from .toy import descend
+from .toy import TOY_GATES, descend
 
-CIRCLE_GATES = ("single", "multitask", "cosine", "cosine_unweighted", "projection", "orthogonal")
+CIRCLE_GATES = tuple(gate for gate in TOY_GATES if gate != "pcgrad")
+"""The gates the circle runs (one panel each): the toy's, without PCGrad."""
 CIRCLE_STARTS = ((0.0, 2.0), (0.5, 1.5), (-1.5, 0.5), (-0.5, -2.0))
 CIRCLE_TARGET = (1.0, 0.0)
 AUX_POINT = (2.0, 0.0)

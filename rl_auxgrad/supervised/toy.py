@@ -16,13 +16,13 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from rl_auxgrad.gating import gated_backward, make_gate
+from rl_auxgrad.gating import STATELESS, gated_backward, make_gate
 
 Loss = Callable[[Tensor], Tensor]
 OptimizerFactory = Callable[[list[Tensor]], torch.optim.Optimizer]
 
-TOY_GATES = ("single", "multitask", "cosine", "cosine_unweighted", "projection", "orthogonal",
-             "pcgrad")
+TOY_GATES = STATELESS
+"""The gates the toy runs: those that keep no state (:data:`rl_auxgrad.gating.STATELESS`)."""
 TOY_TARGET = 10.0
 """The minimum of ``L_main``, where a gate that protects the main loss should end."""
 
