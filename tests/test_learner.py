@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import pytest
 import torch
 
 from rl_auxgrad.agents import learner as learner_module
-from rl_auxgrad.agents.learner import Learner, take_rows
+from rl_auxgrad.agents.learner import Batch, Learner, take_rows
 from rl_auxgrad.agents.networks import ActorCritic, make_torso
 from rl_auxgrad.config import load_config
 from rl_auxgrad.envs import make_vector_env
@@ -205,3 +206,22 @@ def test_take_rows_is_indexing(shape):
     assert torch.equal(rows, tensor[index])
     if len(shape) == 4:
         assert rows.is_contiguous(memory_format=torch.channels_last)
+
+
+@pytest.mark.parametrize("with_teacher", [False, True])
+def test_batch_take_rows_takes_the_same_rows_of_every_field(with_teacher):
+    n = 12
+    obs = torch.randint(0, 255, (n, 4, 84, 84), dtype=torch.uint8)
+    batch = Batch(obs=obs.contiguous(memory_format=torch.channels_last),
+                  games=torch.arange(n) % 2, actions=torch.arange(n), logprobs=-torch.rand(n),
+                  values=torch.randn(n), advantages=torch.randn(n), returns=torch.randn(n),
+                  teacher=torch.randn(n, 18) if with_teacher else None)
+    index = torch.tensor([3, 0, 11, 3, 7])
+    rows = batch.take_rows(index)
+    assert rows.obs.is_contiguous(memory_format=torch.channels_last)
+    for field in dataclasses.fields(Batch):
+        whole, taken = getattr(batch, field.name), getattr(rows, field.name)
+        if whole is None:
+            assert taken is None
+        else:
+            assert torch.equal(taken, whole[index]), field.name

@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 import torch
 from torch import Tensor, nn
 
 from rl_auxgrad.agents.losses import (
+    PolicyTerms,
     a2c_terms,
     action_log_prob,
     compute_gae,
@@ -115,6 +116,31 @@ class Rollout:
     """Real scores of the episodes that ended during the rollout."""
 
 
+@dataclass(frozen=True)
+class Batch:
+    """Samples of a rollout, one row each: the whole rollout flattened, or a minibatch of it."""
+
+    obs: Tensor
+    games: Tensor
+    actions: Tensor
+    logprobs: Tensor
+    """``log pi_old(a|s)`` of the policy that acted."""
+    values: Tensor
+    """``V_old(s)`` of the policy that acted."""
+    advantages: Tensor
+    """GAE, before any normalisation."""
+    returns: Tensor
+    teacher: Tensor | None = None
+    """The teacher's logits; None without a teacher."""
+
+    def take_rows(self, index: Tensor) -> Batch:
+        """The samples at ``index`` (1-D, on the batch's device), field by field with
+        :func:`take_rows`."""
+        rows = {f.name: getattr(self, f.name) for f in fields(self)}
+        return Batch(**{name: None if value is None else take_rows(value, index)
+                        for name, value in rows.items()})
+
+
 def native_bf16(device: torch.device) -> bool:
     """Whether bfloat16 math runs natively on ``device`` (always assumed on accelerators; on a
     CPU, oneDNN's check for AVX512-BF16 / AMX)."""
@@ -205,24 +231,23 @@ class Learner:
         advantages, returns = compute_gae(rewards.float(), rollout.values, rollout.dones,
                                           rollout.next_value, a.gamma, a.gae_lambda)
         obs = rollout.obs.flatten(0, 1)
-        flat = {
-            "obs": obs.contiguous(memory_format=torch.channels_last) if obs.dim() == 4 else obs,
-            "actions": rollout.actions.flatten(0, 1),
-            "logprobs": rollout.logprobs.flatten(0, 1), "values": rollout.values.flatten(0, 1),
-            "advantages": advantages.flatten(0, 1), "returns": returns.flatten(0, 1),
-            "games": rollout.game_ids.repeat(rollout.obs.shape[0]),
-        }
-        if rollout.teacher_logits is not None:
-            flat["teacher"] = rollout.teacher_logits.flatten(0, 1)
-        batch = flat["obs"].shape[0]
+        flat = Batch(
+            obs=obs.contiguous(memory_format=torch.channels_last) if obs.dim() == 4 else obs,
+            games=rollout.game_ids.repeat(rollout.obs.shape[0]),
+            actions=rollout.actions.flatten(0, 1), logprobs=rollout.logprobs.flatten(0, 1),
+            values=rollout.values.flatten(0, 1), advantages=advantages.flatten(0, 1),
+            returns=returns.flatten(0, 1),
+            teacher=(None if rollout.teacher_logits is None
+                     else rollout.teacher_logits.flatten(0, 1)))
+        batch = flat.obs.shape[0]
         size = batch // a.num_minibatches
         stats: list[dict[str, Tensor]] = []
         lam, teacher_stats = self._decide_lam(rollout, advantages)
         for _ in range(a.update_epochs):
             order = torch.randperm(batch, generator=self.generator).to(self.device)
             for i, index in enumerate(order.split(size)):
-                stats.append(self._minibatch({k: take_rows(v, index) for k, v in flat.items()},
-                                             lam, measure=self._measures(i)))
+                stats.append(self._minibatch(flat.take_rows(index), lam,
+                                             measure=self._measures(i)))
         keys = list(dict.fromkeys(key for s in stats for key in s))  # gate stats: measured only
         means = dict(zip(keys, torch.stack([torch.stack([s[k] for s in stats if k in s]).mean()
                                             for k in keys]).tolist(), strict=True))
@@ -249,38 +274,45 @@ class Learner:
         statistics on this minibatch of an epoch: the first one."""
         return minibatch == 0
 
-    def _minibatch(self, mb: dict[str, Tensor], lam: float, measure: bool = True
-                   ) -> dict[str, Tensor]:
+    def _minibatch(self, mb: Batch, lam: float, measure: bool = True) -> dict[str, Tensor]:
         a = self.config.agent
-        out = self.agent(mb["obs"], mb["games"])
-        advantages = mb["advantages"]
+        out = self.agent(mb.obs, mb.games)
+        advantages = mb.advantages
         if a.norm_adv and advantages.numel() > 1:
             advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
-        if a.algo == "ppo":
-            terms = ppo_terms(out.logits, mb["actions"], mb["logprobs"], advantages, out.value,
-                              mb["values"], mb["returns"], a.clip_coef, a.clip_vloss)
-        else:
-            terms = a2c_terms(out.logits, mb["actions"], advantages, out.value, mb["returns"])
-        policy = terms.policy - a.ent_coef * terms.entropy
-        value = a.vf_coef * terms.value
+        policy, value, terms = self._rl_loss(out, mb.actions, mb.logprobs, advantages,
+                                             mb.values, mb.returns)
         self.optimizer.zero_grad(set_to_none=True)
         stats = {"losses/policy": terms.policy.mean().detach(),
                  "losses/value": terms.value.mean().detach(),
                  "losses/entropy": terms.entropy.mean().detach(),
                  "losses/approx_kl": terms.approx_kl.mean(),
                  "losses/clipfrac": terms.clipfrac.mean()}
-        if self.teacher is None:
+        if mb.teacher is None:
             (policy.mean() + value.mean()).backward()
         else:
-            kl = teacher_kl(out.distill_logits, mb["teacher"], self.config.teacher.temperature)
-            mb["advantages"] = advantages
-            stats |= self._teacher_backward(policy, value, kl, mb, lam, measure)
+            kl = teacher_kl(out.distill_logits, mb.teacher, self.config.teacher.temperature)
+            stats |= self._teacher_backward(policy, value, kl, mb, advantages, lam, measure)
         nn.utils.clip_grad_norm_(self.agent.parameters(), a.max_grad_norm)
         self.optimizer.step()
         return stats
 
-    def _teacher_backward(self, policy: Tensor, value: Tensor, kl: Tensor,
-                          mb: dict[str, Tensor], lam: float, measure: bool = True
+    def _rl_loss(self, out: AgentOutput, actions: Tensor, logprobs: Tensor, advantages: Tensor,
+                 values: Tensor, returns: Tensor) -> tuple[Tensor, Tensor, PolicyTerms]:
+        """The RL (main) loss per sample in its two parts, ``policy = L_pi - c_ent H`` and
+        ``value = c_v L_V``, and the terms they are made of. ``L_pi`` and ``L_V`` are PPO's
+        clipped surrogate and value loss against the acting policy's ``logprobs`` and
+        ``values``, or A2C's; ``c_ent`` is agent.ent_coef and ``c_v`` agent.vf_coef."""
+        a = self.config.agent
+        if a.algo == "ppo":
+            terms = ppo_terms(out.logits, actions, logprobs, advantages, out.value, values,
+                              returns, a.clip_coef, a.clip_vloss)
+        else:
+            terms = a2c_terms(out.logits, actions, advantages, out.value, returns)
+        return terms.policy - a.ent_coef * terms.entropy, a.vf_coef * terms.value, terms
+
+    def _teacher_backward(self, policy: Tensor, value: Tensor, kl: Tensor, mb: Batch,
+                          advantages: Tensor, lam: float, measure: bool = True
                           ) -> dict[str, Tensor]:
         """Backpropagates RL + KL through the gate: one (RL loss, KL) pair per game, each game's
         losses averaged over its samples and weighted 1/games, so that with one game (or
@@ -292,7 +324,7 @@ class Learner:
             (value.mean() + lam * kl.mean()).backward()
             return stats
         games_count = len(self.spec.games)
-        masks = [mb["games"] == g for g in range(games_count)]
+        masks = [mb.games == g for g in range(games_count)]
         auxes = [kl[m].mean() / games_count for m in masks]
         policies = [policy[m].mean() / games_count for m in masks]
         values = [value[m].mean() / games_count for m in masks]
@@ -303,7 +335,7 @@ class Learner:
             mains, ungated = [p + v for p, v in zip(policies, values, strict=True)], None
         else:  # compare with the policy part only; the value gradient is added ungated
             mains, ungated = policies, values
-        jacobians = ([self._main_jacobian(mb, m) for m in masks]
+        jacobians = ([self._main_jacobian(mb, advantages, m) for m in masks]
                      if isinstance(self.gate, Attittud) else None)
         gate_stats: GateStats = gated_backward(mains, auxes, self.agent.parameters(), self.gate,
                                                lam, scope=self.scope, main_jacobian=jacobians,
@@ -321,25 +353,22 @@ class Learner:
                 stats[f"gate/weight/{game}"] = gate_stats.weight[g]
         return stats
 
-    def _main_jacobian(self, mb: dict[str, Tensor], rows: Tensor) -> MainJacobian:
+    def _main_jacobian(self, mb: Batch, advantages: Tensor, rows: Tensor) -> MainJacobian:
         """Per-example gradients of the main loss (as the gate reference defines it) for
-        ATTITTUD, over the minibatch samples in ``rows``."""
-        a, full = self.config.agent, self.config.gate.reference == "full"
+        ATTITTUD, over the minibatch samples in ``rows`` (a mask), with the minibatch's
+        (normalised) ``advantages``."""
+        full = self.config.gate.reference == "full"
 
         def example_loss(model: Callable[..., AgentOutput], obs: Tensor, games: Tensor,
                          actions: Tensor, logprobs: Tensor, advantages: Tensor, values: Tensor,
                          returns: Tensor) -> Tensor:
-            out = model(obs, games)
-            if a.algo == "ppo":
-                terms = ppo_terms(out.logits, actions, logprobs, advantages, out.value, values,
-                                  returns, a.clip_coef, a.clip_vloss)
-            else:
-                terms = a2c_terms(out.logits, actions, advantages, out.value, returns)
-            loss = terms.policy - a.ent_coef * terms.entropy
-            return (loss + a.vf_coef * terms.value if full else loss).mean()
+            policy, value, _ = self._rl_loss(model(obs, games), actions, logprobs, advantages,
+                                             values, returns)
+            return (policy + value if full else policy).mean()
 
-        names = ("obs", "games", "actions", "logprobs", "advantages", "values", "returns")
-        return per_example_jacobian(self.agent, example_loss, *(mb[n][rows] for n in names))
+        return per_example_jacobian(self.agent, example_loss, mb.obs[rows], mb.games[rows],
+                                    mb.actions[rows], mb.logprobs[rows], advantages[rows],
+                                    mb.values[rows], mb.returns[rows])
 
     # ----------------------------------------------------------------------- checkpointing
     def state_dict(self) -> dict:
