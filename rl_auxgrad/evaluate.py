@@ -24,10 +24,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from rl_auxgrad.agents.device import ObsToDevice
 from rl_auxgrad.agents.learner import Learner
 from rl_auxgrad.cli import ArgumentParser
 from rl_auxgrad.config import ConfigError, resolve_device
-from rl_auxgrad.envs import EnvSpec, Episode, ObsToDevice, StepResult, make_vector_env
+from rl_auxgrad.envs import EnvSpec, Episode, StepResult, make_vector_env
 from rl_auxgrad.policy import Policy, choose_actions
 from rl_auxgrad.run_dir import RunDir
 from rl_auxgrad.teachers import load_teacher, read_card

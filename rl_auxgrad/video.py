@@ -24,8 +24,9 @@ import imageio.v3 as iio
 import numpy as np
 import torch
 
+from rl_auxgrad.agents.device import ObsToDevice
 from rl_auxgrad.config import ConfigError, TrainConfig
-from rl_auxgrad.envs import EnvSpec, ObsToDevice, make_vector_env
+from rl_auxgrad.envs import EnvSpec, make_vector_env
 from rl_auxgrad.envs.screen import screens
 from rl_auxgrad.policy import Policy, choose_actions
 

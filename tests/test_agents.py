@@ -1,11 +1,13 @@
-"""Networks and the learner's loss functions against hand computations."""
+"""Networks, the learner's loss functions against hand computations, and ObsToDevice."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 
+from rl_auxgrad.agents.device import ObsToDevice
 from rl_auxgrad.agents.losses import a2c_terms, compute_gae, ppo_terms, teacher_kl
 from rl_auxgrad.agents.networks import ActorCritic, make_torso
 
@@ -118,3 +120,26 @@ def test_without_a_separate_head_the_kl_is_on_the_policy_logits():
     agent = ActorCritic(make_torso("mlp", (3,)), num_actions=2)
     out = agent(torch.randn(2, 3))
     assert out.distill_logits is out.logits and out.value.shape == (2,)
+
+
+# ---------------------------------------------------------------------------- ObsToDevice
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_obs_to_device_uint8_frames(channels_last: bool) -> None:
+    obs = np.random.default_rng(0).integers(0, 256, (3, 4, 84, 84), dtype=np.uint8)
+    to_device = ObsToDevice("cpu", channels_last=channels_last)
+    out = to_device(obs)
+    assert out.device.type == "cpu" and out.dtype == torch.uint8 and out.shape == obs.shape
+    assert out.is_contiguous(memory_format=torch.channels_last) == channels_last
+    np.testing.assert_array_equal(out.numpy(), obs)
+    obs[:] = 0
+    second = to_device(obs)
+    assert out.sum() > 0 and second.sum() == 0  # each call returns its own copy
+
+
+def test_obs_to_device_float_vectors() -> None:
+    obs = np.arange(8, dtype=np.float32).reshape(2, 4)
+    out = ObsToDevice(torch.device("cpu"))(obs)
+    assert out.dtype == torch.float32 and out.shape == (2, 4)
+    np.testing.assert_array_equal(out.numpy(), obs)
+    with pytest.raises(ValueError, match="channels_last needs 4-D"):
+        ObsToDevice("cpu", channels_last=True)(obs)

@@ -13,7 +13,6 @@ from gymnasium.vector import AutoresetMode
 
 from rl_auxgrad.envs import (
     GAMES,
-    ObsToDevice,
     StepResult,
     VectorEnv,
     canonical_game,
@@ -251,29 +250,6 @@ def test_bad_actions_raise_a_clear_value_error(breakout: VectorEnv, actions: np.
                                                message: str) -> None:
     with pytest.raises(ValueError, match=message):
         breakout.step(actions)
-
-
-# ---------------------------------------------------------------------------- ObsToDevice
-@pytest.mark.parametrize("channels_last", [False, True])
-def test_obs_to_device_uint8_frames(channels_last: bool) -> None:
-    obs = np.random.default_rng(0).integers(0, 256, (3, 4, 84, 84), dtype=np.uint8)
-    to_device = ObsToDevice("cpu", channels_last=channels_last)
-    out = to_device(obs)
-    assert out.device.type == "cpu" and out.dtype == torch.uint8 and out.shape == obs.shape
-    assert out.is_contiguous(memory_format=torch.channels_last) == channels_last
-    np.testing.assert_array_equal(out.numpy(), obs)
-    obs[:] = 0
-    second = to_device(obs)
-    assert out.sum() > 0 and second.sum() == 0  # each call returns its own copy
-
-
-def test_obs_to_device_float_vectors() -> None:
-    obs = np.arange(8, dtype=np.float32).reshape(2, 4)
-    out = ObsToDevice(torch.device("cpu"))(obs)
-    assert out.dtype == torch.float32 and out.shape == (2, 4)
-    np.testing.assert_array_equal(out.numpy(), obs)
-    with pytest.raises(ValueError, match="channels_last needs 4-D"):
-        ObsToDevice("cpu", channels_last=True)(obs)
 
 
 def test_cartpole_state_round_trips_for_an_exact_resume():

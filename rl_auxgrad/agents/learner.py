@@ -18,6 +18,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from rl_auxgrad.agents.device import ObsToDevice
 from rl_auxgrad.agents.losses import (
     PolicyTerms,
     a2c_terms,
@@ -29,7 +30,6 @@ from rl_auxgrad.agents.losses import (
 from rl_auxgrad.agents.networks import ActorCritic, AgentOutput, make_torso
 from rl_auxgrad.config import TrainConfig, build_gate
 from rl_auxgrad.envs import EnvSpec, Episode, VectorEnv, make_vector_env
-from rl_auxgrad.envs.device import ObsToDevice
 from rl_auxgrad.gating import (
     Attittud,
     GateStats,

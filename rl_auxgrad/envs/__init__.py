@@ -7,7 +7,6 @@ gives numpy observations and ``step(actions)`` a :class:`StepResult` with raw re
 """
 
 from .core import EnvSpec, Episode, StepResult, VectorEnv
-from .device import ObsToDevice
 from .games import GAMES, canonical_game
 from .make import make_vector_env
 
@@ -15,7 +14,6 @@ __all__ = [
     "GAMES",
     "EnvSpec",
     "Episode",
-    "ObsToDevice",
     "StepResult",
     "VectorEnv",
     "canonical_game",
