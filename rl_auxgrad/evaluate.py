@@ -24,8 +24,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from rl_auxgrad.agents.build import build_agent
 from rl_auxgrad.agents.device import ObsToDevice
-from rl_auxgrad.agents.learner import Learner
 from rl_auxgrad.cli import ArgumentParser
 from rl_auxgrad.config import ConfigError, resolve_device
 from rl_auxgrad.envs import EnvSpec, Episode, StepResult, make_vector_env
@@ -197,14 +197,14 @@ def _run_player(run: RunDir, device: torch.device) -> Player:
     weights = run.agent_weights()
 
     def make_policy(spec: EnvSpec) -> Policy:
-        learner = Learner(config, spec, device)
+        agent = build_agent(config, spec, device)
         try:
-            learner.agent.load_state_dict(weights)
+            agent.load_state_dict(weights)
         except RuntimeError as error:
             raise ConfigError(f"the weights in {run.path} do not fit its {RunDir.CONFIG} "
                               f"({str(error).strip().splitlines()[0]})") from None
-        learner.agent.eval()
-        return lambda obs, games: learner.agent(obs, games).logits
+        agent.eval()
+        return lambda obs, games: agent(obs, games).logits
 
     return Player(config.env.id, make_policy, False, device)
 

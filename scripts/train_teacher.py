@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from rl_auxgrad.agents.learner import Learner
+from rl_auxgrad.agents.build import build_agent, torso_name
 from rl_auxgrad.config import ConfigError, TrainConfig
 from rl_auxgrad.envs import make_vector_env
 from rl_auxgrad.evaluate import score_path
@@ -47,13 +47,15 @@ def train_run(args: argparse.Namespace) -> Path:
 def export(run: Path, out: Path, args: argparse.Namespace, made_by: str) -> dict:
     config: TrainConfig = RunDir(run).config()
     env = make_vector_env(config.env.id, 1, seed=0)
-    learner = Learner(config, env.spec, torch.device("cpu"))
+    spec = env.spec
     env.close()
-    learner.agent.load_state_dict(RunDir(run).agent_weights())
+    agent = build_agent(config, spec)
+    agent.load_state_dict(RunDir(run).agent_weights())
+    torso = torso_name(config.agent, spec)
     e = config.env
     env_card = ({"id": e.id, "sticky_actions": e.sticky_actions, "frame_stack": e.frame_stack,
                  "frameskip": e.frameskip, "noop_max": e.noop_max,
-                 "life_loss_terminal": e.life_loss_terminal} if learner.spec.is_atari
+                 "life_loss_terminal": e.life_loss_terminal} if spec.is_atari
                 else {"id": e.id})
     card = {
         "env": env_card,
@@ -62,7 +64,7 @@ def export(run: Path, out: Path, args: argparse.Namespace, made_by: str) -> dict
                      "run": str(run), "made_by": made_by},
         "why_imperfect": args.why,
     }
-    save_teacher(out, learner.agent, learner.spec, learner.torso_name, card)  # to score it
+    save_teacher(out, agent, spec, torso, card)  # to score it
     scores = score_path(out, args.episodes, seed=SCORING_SEED, sticky_actions=args.sticky_actions,
                         deterministic=False, device=torch.device("cpu"))
     every = [s for game_scores in scores.per_game.values() for s in game_scores]
@@ -75,7 +77,7 @@ def export(run: Path, out: Path, args: argparse.Namespace, made_by: str) -> dict
                     f"--seed {SCORING_SEED} --sticky-actions {args.sticky_actions}"),
     }
     card["size_bytes"] = (out / "model.safetensors").stat().st_size
-    save_teacher(out, learner.agent, learner.spec, learner.torso_name, card)
+    save_teacher(out, agent, spec, torso, card)
     print(f"{out}: {scores.summary()}")
     return card
 

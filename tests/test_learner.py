@@ -8,7 +8,8 @@ import math
 import pytest
 import torch
 
-from rl_auxgrad.agents import learner as learner_module
+from rl_auxgrad.agents import build as build_module
+from rl_auxgrad.agents.build import build_agent
 from rl_auxgrad.agents.learner import Batch, Learner, take_rows
 from rl_auxgrad.agents.networks import ActorCritic, make_torso
 from rl_auxgrad.config import load_config
@@ -125,9 +126,28 @@ def test_bf16_precision_trains_with_a_gate():
     assert all(p.dtype == torch.float32 for p in learner.agent.parameters())
 
 
+@pytest.mark.parametrize("overrides", [
+    [], ["teacher.head=separate", "agent.precision=bf16"],
+    ["env.id=Breakout+MsPacman", "env.num_envs=1", "env.threads=1", "agent.torso=impala"],
+])
+def test_build_agent_is_the_learners_network(overrides):
+    config = load_config(None, [*BASE, *overrides])
+    env = make_vector_env(config.env.id, config.env.num_envs, seed=0, threads=1)
+    torch.manual_seed(0)
+    learner = Learner(config, env.spec, torch.device("cpu"))
+    torch.manual_seed(0)
+    agent = build_agent(config, env.spec)
+    env.close()
+    assert repr(agent) == repr(learner.agent) and agent.bf16_torso == learner.agent.bf16_torso
+    theirs = learner.agent.state_dict()
+    for name, tensor in agent.state_dict().items():
+        assert torch.equal(tensor, theirs[name]), name
+        assert tensor.stride() == theirs[name].stride(), name  # same memory format
+
+
 @pytest.mark.parametrize("native", [True, False])
 def test_bf16_warns_only_where_the_cpu_would_emulate_it(native, monkeypatch, recwarn):
-    monkeypatch.setattr(learner_module, "native_bf16", lambda device: native)
+    monkeypatch.setattr(build_module, "native_bf16", lambda device: native)
     one_update(["agent.precision=bf16"])
     warned = [w for w in recwarn if "use agent.precision=fp32" in str(w.message)]
     assert len(warned) == (0 if native else 1)

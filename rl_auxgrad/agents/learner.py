@@ -10,7 +10,6 @@ minibatch, the RL loss (main) and KL(teacher || student) (auxiliary) and calls
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, fields
 
@@ -18,6 +17,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from rl_auxgrad.agents.build import build_agent, channels_last, torso_name
 from rl_auxgrad.agents.device import ObsToDevice
 from rl_auxgrad.agents.losses import (
     PolicyTerms,
@@ -27,7 +27,7 @@ from rl_auxgrad.agents.losses import (
     ppo_terms,
     teacher_kl,
 )
-from rl_auxgrad.agents.networks import ActorCritic, AgentOutput, make_torso
+from rl_auxgrad.agents.networks import AgentOutput
 from rl_auxgrad.config import TrainConfig, build_gate
 from rl_auxgrad.envs import EnvSpec, Episode, VectorEnv, make_vector_env
 from rl_auxgrad.gating import (
@@ -141,33 +141,15 @@ class Batch:
                         for name, value in rows.items()})
 
 
-def native_bf16(device: torch.device) -> bool:
-    """Whether bfloat16 math runs natively on ``device`` (always assumed on accelerators; on a
-    CPU, oneDNN's check for AVX512-BF16 / AMX)."""
-    return device.type != "cpu" or torch.ops.mkldnn._is_mkldnn_bf16_supported()
-
-
 class Learner:
     """PPO / A2C on a vector env, with an optional teacher gated on the shared parameters."""
 
     def __init__(self, config: TrainConfig, spec: EnvSpec, device: torch.device,
                  teacher: Teacher | None = None) -> None:
         self.config, self.spec, self.device, self.teacher = config, spec, device, teacher
-        torso_name = config.agent.torso
-        if torso_name == "auto":
-            torso_name = "nature" if spec.is_atari else "mlp"
-        self.torso_name = torso_name
-        self.channels_last = torso_name != "mlp"
-        bf16 = config.agent.precision == "bf16"
-        if bf16 and not native_bf16(device):
-            warnings.warn("agent.precision=bf16 on a CPU without native bfloat16 (AVX512-BF16 or "
-                          "AMX): torch emulates it, several times slower than fp32 (9x for the "
-                          "Nature CNN on an AMD EPYC); use agent.precision=fp32 on this machine",
-                          stacklevel=2)
-        agent = ActorCritic(make_torso(torso_name, spec.obs_shape), spec.num_actions,
-                            len(spec.games), config.teacher.head == "separate", bf16_torso=bf16)
-        self.agent = agent.to(device, memory_format=torch.channels_last
-                              if self.channels_last else torch.contiguous_format)
+        self.torso_name = torso_name(config.agent, spec)
+        self.channels_last = channels_last(self.torso_name)
+        self.agent = build_agent(config, spec, device)
         a = config.agent
         if a.optimizer == "adam":
             self.optimizer: torch.optim.Optimizer = torch.optim.Adam(
