@@ -75,8 +75,8 @@ class AgentConfig:
     """Clip rewards to their sign for learning (Atari); logged returns stay real scores."""
     precision: str = "fp32"
     """fp32, or bf16: the torso's forward (and so its backward) under bfloat16 autocast, heads,
-    losses, gradients and weights in fp32. About 2x faster for the Nature CNN on CPUs with AMX
-    or AVX512-BF16 and on recent GPUs, 9x slower on CPUs that emulate it (docs/PERFORMANCE.md);
+    losses, gradients and weights in fp32. Faster for the CNNs on CPUs with AMX or AVX512-BF16
+    and on recent GPUs, much slower on CPUs that emulate it (speeds in docs/PERFORMANCE.md);
     compare runs of one precision."""
 
 
@@ -87,10 +87,10 @@ class TeacherConfig:
     DQN) or one on the Hugging Face Hub, hf://ORG/REPO[/FILE.zip][@REVISION] (e.g.
     hf://sb3/ppo-BreakoutNoFrameskip-v4); none (or null) trains without a teacher."""
     lam: float = 1.0
-    """Weight of the teacher's KL (lambda). Default 1 from docs/cartpole_defaults.md: with the
-    cosine gate and a teacher the student soon passes, lam = 1 ended near RL alone (485 vs 500
-    over the last quarter), lam = 10 was dragged down (338), because the per-minibatch cosine
-    is noisy and lets about a quarter of the KL through even when its mean is negative."""
+    """Weight of the teacher's KL (lambda) beside the RL loss, before the gate. The
+    per-minibatch cosine is noisy, so a gate lets part of the KL through even when the teacher
+    hurts on average, and a large lam then drags the student down; the default 1 is chosen in
+    docs/cartpole_defaults.md."""
     lam_schedule: str = "constant"
     """How much of the teacher to use now, lambda_t per update (rl_auxgrad/teacher_weight.py):
     constant; linear: decays to 0 over lam_decay_steps (kickstarting); score: lam * max(0,
@@ -151,9 +151,10 @@ class GateConfig:
     orthogonal, pcgrad or attittud."""
     ema: float | None = None
     """Compare with a bias-corrected EMA of the main gradient (e.g. 0.01) instead of the
-    current one (cosine, cosine_unweighted, projection, orthogonal). Off by default: it removes
-    the per-minibatch noise, so it shuts the gate much harder (gate weight 0.03-0.07 instead of
-    0.25-0.34 in docs/cartpole_defaults.md); use it for a teacher you suspect is harmful."""
+    current one (the gates with an EMA reference: cosine, cosine_unweighted, cosine_shuffled,
+    projection, orthogonal). Off by default: it removes the per-minibatch noise, so it shuts the
+    gate much harder (gate weights in docs/cartpole_defaults.md); use it for a teacher you
+    suspect is harmful."""
     per: str = "whole"
     """whole: one gate on all gated parameters; variable: one per parameter tensor."""
     threshold: float = 0.0
@@ -165,7 +166,7 @@ class GateConfig:
     entropy) and add the value gradient ungated; full: with the whole actor-critic loss (both
     cosines are logged: gate/cosine and gate/cosine_full). Default policy: the KL acts on the
     policy, and the value gradient, which dominates the shared torso, turns the cosine into
-    noise (first-quarter mean cosine +0.08 with policy, +0.01 with full, on CartPole)."""
+    noise (the cosines of both in docs/cartpole_defaults.md)."""
     attittud: AttittudConfig = field(default_factory=AttittudConfig)
 
 
@@ -182,9 +183,8 @@ class TrainConfig:
     """torch deterministic algorithms and one thread: bit-exact reruns on CPU."""
     cpu_threads: int = 0
     """torch's intra-op threads. 0: one for the MLP torso, whose small kernels only wait on each
-    other across threads, torch's default (one per core) for the CNNs. Measured on 2 cores
-    (docs/PERFORMANCE.md): two CartPole runs side by side, 20k steps each, took 135 s with
-    torch's default and 7.6 s with one thread each; one run alone took 6.7 s either way."""
+    other across threads (runs side by side slow down many times with more: docs/PERFORMANCE.md,
+    "Torch threads for small networks"), torch's default (one per core) for the CNNs."""
     checkpoint_every: int = 100_000
     """Agent steps between checkpoints (always one at the end)."""
     checkpoint_minutes: float = 10.0

@@ -78,6 +78,14 @@ per-run mean over the first and the last {quarter:,} steps (episodic return; gat
 gate weight, the share of lam * g_aux applied, averaged over updates; nan: no gate).
 
 {table}
+
+What the defaults take from it: teacher.lam = 1 (cosine_policy_lam1 and cosine_policy_lam10
+against rl_alone in the last quarter: the per-minibatch cosine is noisy, so the gate lets part
+of the KL through even when its mean is negative, and lam = 10 drags the student down);
+gate.reference = policy (the first-quarter gate cosine of cosine_policy_lam1 against
+cosine_full_lam10: the value gradient turns the cosine into noise); gate.ema off by default
+(the gate weight of cosine_policy_lam10_ema against cosine_policy_lam10: the EMA shuts the gate
+much harder).
 """
     Path(args.out).write_text(text)
     print(text)
