@@ -56,7 +56,8 @@ class AgentConfig:
     """nature, impala or mlp; auto picks nature for Atari frames, mlp for vectors."""
     learning_rate: float = 2.5e-4
     anneal_lr: bool = True
-    """Decay the learning rate linearly to 0 over total_steps."""
+    """Decay the learning rate linearly over total_steps (CleanRL's schedule): the update of the
+    rollout that starts at step s runs at learning_rate * (1 - s / total_steps)."""
     optimizer: str = "adam"
     """adam (PPO, eps 1e-5) or rmsprop (A2C, alpha 0.99, eps 1e-5)."""
     num_steps: int = 128

@@ -153,6 +153,24 @@ def test_bf16_warns_only_where_the_cpu_would_emulate_it(native, monkeypatch, rec
     assert len(warned) == (0 if native else 1)
 
 
+def test_annealed_learning_rate_follows_cleanrl_and_resumes():
+    """CleanRL's schedule: update i of 4 runs at lr (1 - (i - 1) / 4), so the first update uses
+    the full lr and the last lr / 4; a learner restored after two updates goes on with it."""
+    config = load_config(None, [*BASE, "total_steps=256", "agent.learning_rate=0.001"])
+    env = make_vector_env(config.env.id, config.env.num_envs, seed=config.seed)
+    learner = Learner(config, env.spec, torch.device("cpu"))
+    obs, lrs = env.reset(), []
+    for update in range(4):
+        if update == 2:
+            restored = Learner(config, env.spec, torch.device("cpu"))
+            restored.load_state_dict(learner.state_dict())
+            learner = restored
+        rollout, obs, _ = learner.collect(env, obs)
+        lrs.append(learner.learn(rollout)["lr"])
+    assert learner.global_step == config.total_steps
+    assert lrs == pytest.approx([0.001, 0.00075, 0.0005, 0.00025], rel=1e-12)
+
+
 def test_kl_only_moves_the_student_towards_the_teacher():
     teacher = fixed_teacher()
     config = load_config(None, [*BASE, "gate.name=kl_only", "teacher.lam=1",

@@ -111,6 +111,8 @@ class Rollout:
     dones: Tensor
     game_ids: Tensor  # (N,)
     next_value: Tensor  # (N,)
+    start_step: int
+    """The learner's global step before this rollout (agent steps summed over envs)."""
     teacher_logits: Tensor | None = None
     returns: tuple[float, ...] = ()
     """Real scores of the episodes that ended during the rollout."""
@@ -174,6 +176,7 @@ class Learner:
         """Steps ``env`` for ``num_steps``; returns the rollout, the next obs, and the real
         episodes that ended."""
         steps, n = self.config.agent.num_steps, self.spec.num_envs
+        start_step = self.global_step
         observations, actions, logprobs, values, rewards, dones = [], [], [], [], [], []
         episodes: list[Episode] = []
         for _ in range(steps):
@@ -193,7 +196,7 @@ class Learner:
         next_value = self.agent(self.to_device(obs), self.game_ids).value
         rollout = Rollout(torch.stack(observations), torch.stack(actions),
                           torch.stack(logprobs), torch.stack(values), torch.stack(rewards),
-                          torch.stack(dones), self.game_ids, next_value,
+                          torch.stack(dones), self.game_ids, next_value, start_step,
                           returns=tuple(e.score for e in episodes))
         if self.teacher is not None:
             flat = rollout.obs.flatten(0, 1)
@@ -203,10 +206,14 @@ class Learner:
 
     # ------------------------------------------------------------------------------ update
     def learn(self, rollout: Rollout) -> dict[str, float]:
-        """GAE, then ``update_epochs`` passes of minibatch updates. Returns mean statistics."""
+        """GAE, then ``update_epochs`` passes of minibatch updates. Returns mean statistics.
+
+        With agent.anneal_lr the learning rate is ``lr (1 - s / total_steps)`` for the rollout
+        that started at step ``s`` (CleanRL's ``1 - (i - 1) / num_iterations`` for update i):
+        the first update runs at ``lr``, the last of U at ``lr / U``."""
         a = self.config.agent
         if a.anneal_lr:
-            frac = max(0.0, 1.0 - self.global_step / self.config.total_steps)
+            frac = max(0.0, 1.0 - rollout.start_step / self.config.total_steps)
             for group in self.optimizer.param_groups:
                 group["lr"] = frac * a.learning_rate
         rewards = rollout.rewards.sign() if a.clip_rewards else rollout.rewards
