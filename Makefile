@@ -10,7 +10,7 @@ TORCH_VERSION ?= 2.13.0
 TORCH_INDEX ?=
 ARGS ?=
 
-.PHONY: install train test test-slow lint ci bench clean
+.PHONY: install train test test-slow lint typecheck ci bench clean
 
 install: $(STAMP)
 
@@ -45,11 +45,15 @@ test-slow: $(STAMP)
 lint: $(STAMP)
 	$(PY) -m ruff check rl_auxgrad tests scripts
 
-# What .ci/run runs: lint, the test suite, the slow tests.
-ci: lint test test-slow
+# mypy, strict, over the gating core (the files and settings: [tool.mypy] in pyproject.toml).
+typecheck: $(STAMP)
+	$(PY) -m mypy
+
+# What .ci/run runs: lint, the type check, the test suite, the slow tests.
+ci: lint typecheck test test-slow
 
 bench: $(STAMP)
 	$(PY) scripts/bench_gating.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .hypothesis
+	rm -rf $(VENV) .pytest_cache .hypothesis .mypy_cache

@@ -7,6 +7,7 @@ from dataclasses import replace
 
 import torch
 from torch import Tensor
+from torch.autograd.graph import Node
 
 from ._checks import as_list, check_lam, check_losses, check_params, check_scope
 from ._gates import Gate, GateStats, cosine_of
@@ -121,7 +122,9 @@ def _reached(loss: Tensor, position: dict[int, int]) -> set[int]:
     """Positions of the ``params`` that ``loss`` depends on, found by walking its graph."""
     if loss.grad_fn is None:  # the loss is itself a leaf
         return {position[id(loss)]} if id(loss) in position else set()
-    found, seen, stack = set(), set(), [loss.grad_fn]
+    found: set[int] = set()
+    seen: set[Node] = set()
+    stack: list[Node | None] = [loss.grad_fn]
     while stack:
         node = stack.pop()
         if node is None or node in seen:

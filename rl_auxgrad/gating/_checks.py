@@ -29,7 +29,7 @@ def check_lam(lam: float | Tensor) -> None:
 def as_list(value: T | Sequence[T], name: str) -> list[T]:
     """A single loss, or a list/tuple of losses, as a list."""
     if isinstance(value, Tensor):
-        return [value]  # type: ignore[list-item]
+        return [value]
     if isinstance(value, (list, tuple)):
         if not value:
             raise ValueError(f"{name} is an empty list: give at least one loss")
