@@ -152,9 +152,9 @@ class GateConfig:
     orthogonal, pcgrad or attittud."""
     ema: float | None = None
     """Compare with a bias-corrected EMA of the main gradient (e.g. 0.01) instead of the
-    current one (the gates with an EMA reference: cosine, cosine_unweighted, cosine_shuffled,
-    projection, orthogonal). Off by default: it removes the per-minibatch noise, so it shuts the
-    gate much harder (gate weights in docs/cartpole_defaults.md); use it for a teacher you
+    current one; only for the gates that take an ``ema`` (rl_auxgrad.gating.gate_options), a
+    ConfigError for the others. Off by default: it removes the per-minibatch noise, so it shuts
+    the gate much harder (gate weights in docs/cartpole_defaults.md); use it for a teacher you
     suspect is harmful."""
     per: str = "whole"
     """whole: one gate on all gated parameters; variable: one per parameter tensor."""
