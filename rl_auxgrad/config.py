@@ -18,6 +18,7 @@ import yaml
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
+from rl_auxgrad.envs.games import MULTI_SEP
 from rl_auxgrad.gating import GATES, Gate, gate_options, make_gate
 from rl_auxgrad.teacher_weight import SCHEDULES
 
@@ -390,6 +391,9 @@ def validate(config: TrainConfig) -> None:
         (config.teacher.lam_schedule != "gradient" or config.gate.name != "kl_only",
          "teacher.lam_schedule=gradient needs the gate's cosine: gate.name=kl_only has none; "
          "choose a gate (multitask for the plain sum)"),
+        (config.teacher.lam_schedule not in ("score", "stop") or MULTI_SEP not in config.env.id,
+         f"teacher.lam_schedule={config.teacher.lam_schedule} compares the student's score "
+         f"with the teacher's in one game; {config.env.id} has several: use agreement_stop"),
         (len(config.gate.attittud.eta) == 3,
          "gate.attittud.eta must have three entries: [eta_orth, eta_pos, eta_neg]"),
     ]

@@ -60,6 +60,12 @@ class TeacherWeight(ABC):
         ``gradient`` schedule uses it."""
         return None
 
+    @property
+    def finished(self) -> bool:
+        """True once λ_t = 0 for the rest of the run: the learner then trains as RL alone,
+        without the teacher's forward pass or the KL."""
+        return False
+
     def state_dict(self) -> dict[str, Any]:
         return {}
 
@@ -239,6 +245,10 @@ class AgreementStop(TeacherWeight):
             return 0.0, {"teacher/agreement_ucb": bounds[1],
                          "teacher/stopped_at": float(self.stopped_at)}
         return self.lam, {"teacher/agreement_ucb": bounds[1]}
+
+    @property
+    def finished(self) -> bool:
+        return self.stopped_at is not None
 
     def state_dict(self) -> dict[str, Any]:
         return {"values": list(self.values), "stopped_at": self.stopped_at}

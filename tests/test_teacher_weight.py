@@ -295,6 +295,8 @@ def test_cosine_shuffled_trains_and_applies_a_weight_it_has_seen():
     (["teacher.score_window=0"], "teacher.score_window must be >= 1"),
     (["teacher.score_episodes=0"], "teacher.score_episodes must be >= 1"),
     (["teacher.lam_schedule=gradient", "gate.name=kl_only"], "needs the gate's cosine"),
+    (["teacher.lam_schedule=stop", "env.id=Breakout+MsPacman"], "use agreement_stop"),
+    (["teacher.lam_schedule=score", "env.id=Breakout+MsPacman"], "in one game"),
 ])
 def test_bad_schedule_settings_raise_one_config_error(overrides, message):
     with pytest.raises(ConfigError, match=message):
@@ -311,3 +313,35 @@ def test_stop_stops_once_the_student_reaches_the_teacher_or_the_bound_says_harm(
     lams = [harmed.decide(at(i, returns=(10.0,), rho=rho))[0]
             for i, rho in enumerate((-0.1, 0.1, -0.3, -0.31, -0.32, 0.9))]
     assert lams == [2.0] * 4 + [0.0] * 2  # [-0.3, -0.31, -0.32]: upper bound below 0
+
+
+def test_after_the_stop_the_learner_trains_as_rl_alone_without_calling_the_teacher():
+    """Once a stop schedule has finished, a rollout skips the teacher's forward pass and the
+    update is RL alone's: the same weights as a learner without a teacher, from the same
+    start."""
+    calls = []
+
+    def counting_teacher(obs: torch.Tensor, games: torch.Tensor) -> torch.Tensor:
+        calls.append(obs.shape[0])
+        return teacher(obs, games)
+
+    learners = []
+    for overrides, who in ((["teacher.lam_schedule=agreement_stop", "gate.name=multitask"],
+                            counting_teacher), ([], None)):
+        config = load_config(None, [*BASE, *overrides])
+        torch.manual_seed(config.seed)
+        env = make_vector_env(config.env.id, config.env.num_envs, seed=config.seed)
+        learner = Learner(config, env.spec, torch.device("cpu"), who)
+        if who is not None:
+            learner.teacher_weight.stopped_at = 0  # as if it had stopped before this update
+        obs, stats = env.reset(), []
+        for _ in range(2):
+            rollout, obs, _ = learner.collect(env, obs)
+            stats.append(learner.learn(rollout))
+        env.close()
+        learners.append((learner, stats))
+    (stopped, stopped_stats), (alone, _) = learners
+    assert calls == [] and all(s["lam"] == 0.0 and "losses/teacher_kl" not in s
+                               for s in stopped_stats)
+    for a, b in zip(stopped.agent.parameters(), alone.agent.parameters(), strict=True):
+        torch.testing.assert_close(a, b)

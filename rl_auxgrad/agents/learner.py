@@ -198,7 +198,7 @@ class Learner:
                           torch.stack(logprobs), torch.stack(values), torch.stack(rewards),
                           torch.stack(dones), self.game_ids, next_value, start_step,
                           returns=tuple(e.score for e in episodes))
-        if self.teacher is not None:
+        if self.teacher is not None and not self._teacher_finished():
             flat = rollout.obs.flatten(0, 1)
             rollout.teacher_logits = self.teacher(flat, self.game_ids.repeat(steps)).view(
                 steps, n, -1)
@@ -249,13 +249,21 @@ class Learner:
         """λ_t for this update from the teacher-weight schedule, and what to log: ``lam``
         (teacher/lam), ``teacher/agreement`` (this rollout's ρ, whatever the schedule) and the
         schedule's own statistics. Without a teacher: the configured λ, unused."""
-        if self.teacher_weight is None or rollout.teacher_logits is None:
+        if self.teacher_weight is None:
             return self.config.teacher.lam, {}
+        if rollout.teacher_logits is None:  # the schedule has finished: RL alone from here
+            return 0.0, {"lam": 0.0}
         teacher_logprob = action_log_prob(torch.log_softmax(rollout.teacher_logits, -1),
                                           rollout.actions)
         rho = float(agreement(advantages, teacher_logprob, rollout.logprobs))
         lam, stats = self.teacher_weight.decide(Signals(self.global_step, rollout.returns, rho))
         return lam, stats | {"lam": lam, "teacher/agreement": rho}
+
+    def _teacher_finished(self) -> bool:
+        """Whether the teacher-weight schedule has set λ_t = 0 for good (``stop``,
+        ``agreement_stop``): the rollout then skips the teacher's forward pass and the update
+        is RL alone's."""
+        return self.teacher_weight is not None and self.teacher_weight.finished
 
     @staticmethod
     def _measures(minibatch: int) -> bool:
