@@ -31,7 +31,8 @@ steps SB3 plays for the agent. What each does after a lost life:
   :attr:`~ZooGameEnv.life_loss_actions`, SB3's NOOP, FIRE, action 2 (NOOP alone in games without
   FIRE), on its own before its observation is returned. As in SB3, the learner's transition ends
   at the lost life (``done``) with the action it chose and that action's reward, and the hidden
-  steps' rewards count in the episode's score only. A hidden step that ends the game stops them
+  steps' rewards count in the episode's score only (without life-loss ends, the hidden steps are
+  part of the agent's step, and so is their reward). A hidden step that ends the game stops them
   (the next game starts as every game does); a life lost during them is not reported (SB3's
   reset absorbs it too). A game starts with the ALE's reset, FIRE on its first frame and then
   0 to ``noop_max`` - 2 no-op frames, where SB3 plays 1 to ``noop_max`` no-op frames and then FIRE
@@ -205,7 +206,7 @@ class ZooGameEnv(AtariGameEnv):
             score[playing] += hidden
             ended[playing] |= terminated | truncated
             lives[playing] = info["lives"]
-        self._lives = lives.copy()
+        self._lives = lives
         episodes = self._tracker.update(score, ended)
         if self.life_loss_terminal:  # the hidden steps fall between two episodes of learning
             return StepResult(obs, reward, ended | life_lost, episodes)
