@@ -18,6 +18,7 @@ import yaml
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
+from rl_auxgrad.envs import PROTOCOLS
 from rl_auxgrad.envs.games import MULTI_SEP
 from rl_auxgrad.gating import GATES, Gate, gate_options, make_gate
 from rl_auxgrad.teacher_weight import SCHEDULES
@@ -39,6 +40,12 @@ class EnvConfig:
     """Environments stepped as one batch (per game in multi-game mode)."""
     sticky_actions: float = 0.25
     """Probability that the ALE repeats the previous action (ALE v5 default: 0.25)."""
+    protocol: str = "v5"
+    """The Atari protocol (rl_auxgrad/envs/atari.py). v5: ALE v5, sticky_actions as set, FIRE at
+    a game's start only. zoo: the RL Zoo's AtariWrapper and CleanRL's ppo_atari, also FIRE
+    (after SB3's NOOP) after each lost life; it has no sticky actions, so it needs
+    env.sticky_actions=0 (an error otherwise, rather than a silent override, so that the run's
+    config.yaml says what ran). Gymnasium envs ignore it."""
     life_loss_terminal: bool = True
     """Treat a lost life as the end of an episode for learning (never for the logged score)."""
     frame_stack: int = 4
@@ -332,6 +339,7 @@ RANGES: dict[str, Range] = {
 finite. tests/test_config.py fails if a numeric field has no entry here."""
 
 CHOICES: dict[str, tuple[str, ...]] = {
+    "env.protocol": PROTOCOLS,
     "agent.algo": tuple(ALGO_DEFAULTS),
     "agent.torso": ("auto", "nature", "impala", "mlp"),
     "agent.optimizer": ("adam", "rmsprop"),
@@ -383,6 +391,9 @@ def validate(config: TrainConfig) -> None:
          "and _ . + = -, parts joined by /; no .., no absolute path)"),
         (config.device in ("auto", "cpu", "cuda") or re.fullmatch(r"cuda:\d+", config.device)
          is not None, f"device must be auto, cpu, cuda or cuda:N, got {config.device!r}"),
+        (config.env.protocol != "zoo" or config.env.sticky_actions == 0,
+         f"env.protocol=zoo plays without sticky actions, got env.sticky_actions="
+         f"{config.env.sticky_actions}: add env.sticky_actions=0"),
         ((config.env.num_envs * a.num_steps) % a.num_minibatches == 0,
          f"the batch (env.num_envs x agent.num_steps = {config.env.num_envs * a.num_steps}) "
          f"must split into agent.num_minibatches={a.num_minibatches} equal minibatches"),

@@ -159,7 +159,8 @@ def _prepare(config: TrainConfig, directory: RunDir, state: dict | None,
     e = config.env
     env = make_vector_env(e.id, e.num_envs, seed=config.seed, sticky_actions=e.sticky_actions,
                           life_loss_terminal=e.life_loss_terminal, frame_stack=e.frame_stack,
-                          frameskip=e.frameskip, noop_max=e.noop_max, threads=e.threads)
+                          frameskip=e.frameskip, noop_max=e.noop_max, threads=e.threads,
+                          protocol=e.protocol)
     try:
         if config.video_every:
             check_filmable(e.id)

@@ -49,8 +49,8 @@ class Film:
     builds, as frames of the game's own screen; iterate once.
 
     The policy plays the scoring env of :func:`~rl_auxgrad.evaluate.score` with one env per game
-    (same seed, sticky actions and preprocessing: 84x84 gray, frame stack, no-op starts, no
-    life-loss ends), so it sees exactly what it sees when scored; a twin env per game
+    (same seed, sticky actions, protocol and preprocessing: 84x84 gray, frame stack, no-op
+    starts, no life-loss ends), so it sees exactly what it sees when scored; a twin env per game
     (:mod:`rl_auxgrad.envs.screen`) replays its actions and renders. Frames: the first screen,
     then one per agent step up to the episode's end, at most ``max_frames``. Several games
     (Breakout+MsPacman) play side by side in one frame; a game that ended shows its last frame
@@ -60,13 +60,14 @@ class Film:
     def __init__(self, game: str, make_policy: Callable[[EnvSpec], Policy], *, seed: int,
                  sticky_actions: float, deterministic: bool, max_frames: int = MAX_FRAMES,
                  full_action_space: bool = False, device: torch.device | str = "cpu",
-                 frame_stack: int = 4, frameskip: int = 4, noop_max: int = 30) -> None:
+                 frame_stack: int = 4, frameskip: int = 4, noop_max: int = 30,
+                 protocol: str = "v5") -> None:
         if max_frames < 1:
             raise ConfigError(f"the video's frame cap must be >= 1, got {max_frames}")
         self._env = make_vector_env(game, 1, seed=seed, sticky_actions=sticky_actions,
                                     life_loss_terminal=False, full_action_space=full_action_space,
                                     frame_stack=frame_stack, frameskip=frameskip,
-                                    noop_max=noop_max)
+                                    noop_max=noop_max, protocol=protocol)
         try:
             self._twins = screens(self._env)
             self._policy = make_policy(self._env.spec)
@@ -180,7 +181,8 @@ def training_video(config: TrainConfig, agent: torch.nn.Module, device: torch.de
 
     with Film(e.id, policy, seed=VIDEO_SEED, sticky_actions=e.sticky_actions,
               deterministic=False, max_frames=TRAINING_FRAMES, device=device,
-              frame_stack=e.frame_stack, frameskip=e.frameskip, noop_max=e.noop_max) as film:
+              frame_stack=e.frame_stack, frameskip=e.frameskip, noop_max=e.noop_max,
+              protocol=e.protocol) as film:
         save(path, _keeping(film, kept), film.fps)
         gif = gif_bytes(kept, film.fps)
     return gif, kept[0].shape[:2]

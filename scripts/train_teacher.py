@@ -53,8 +53,8 @@ def export(run: Path, out: Path, args: argparse.Namespace, made_by: str) -> dict
     agent.load_state_dict(RunDir(run).agent_weights())
     torso = torso_name(config.agent, spec)
     e = config.env
-    env_card = ({"id": e.id, "sticky_actions": e.sticky_actions, "frame_stack": e.frame_stack,
-                 "frameskip": e.frameskip, "noop_max": e.noop_max,
+    env_card = ({"id": e.id, "protocol": e.protocol, "sticky_actions": e.sticky_actions,
+                 "frame_stack": e.frame_stack, "frameskip": e.frameskip, "noop_max": e.noop_max,
                  "life_loss_terminal": e.life_loss_terminal} if spec.is_atari
                 else {"id": e.id})
     card = {

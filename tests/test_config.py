@@ -38,6 +38,13 @@ def test_resolved_config_round_trips_through_yaml(tmp_path):
     assert load_config(path) == config
 
 
+def test_the_zoo_protocol_is_chosen_with_no_sticky_actions():
+    breakout = Path(__file__).parents[1] / "configs" / "breakout.yaml"
+    assert load_config(breakout).env.protocol == "v5"
+    config = load_config(breakout, ["env.protocol=zoo", "env.sticky_actions=0"])
+    assert (config.env.protocol, config.env.sticky_actions) == ("zoo", 0.0)
+
+
 def test_teacher_path_none_means_no_teacher():
     assert load_config(None, ["teacher.path=none"]).teacher.path is None
 
@@ -49,6 +56,9 @@ def test_teacher_path_none_means_no_teacher():
     (["gate.name=cos"], "gate.name='cos' is unknown"),
     (["agent.algo=dqn"], "agent.algo='dqn' is unknown"),
     (["env.sticky_actions=1.5"], "env.sticky_actions must be in"),
+    (["env.protocol=v6"], "env.protocol='v6' is unknown: choose one of v5, zoo"),
+    (["env.protocol=zoo"], "env.protocol=zoo plays without sticky actions, got "
+                           "env.sticky_actions=0.25: add env.sticky_actions=0"),
     (["agent.num_minibatches=3"], "must split into"),
     (["teacher.lam_schedule=linear"], "lam_decay_steps > 0"),
     (["gate.ema=0"], "gate.ema must be in"),

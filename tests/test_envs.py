@@ -8,16 +8,20 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
+from ale_py import Action
 from ale_py.vector_env import AtariVectorEnv
 from gymnasium.vector import AutoresetMode
 
 from rl_auxgrad.envs import (
     GAMES,
+    PROTOCOLS,
+    Episode,
     StepResult,
     VectorEnv,
     canonical_game,
     make_vector_env,
 )
+from rl_auxgrad.envs.atari import ZooGameEnv
 
 FAST = {"threads": 1}
 FULL_SET = ("NOOP", "FIRE", "UP", "RIGHT", "LEFT", "DOWN", "UPRIGHT", "UPLEFT", "DOWNRIGHT",
@@ -152,6 +156,182 @@ def test_rewards_are_raw_game_points() -> None:
     assert sorted(e.score for e in episodes) == sorted(rewards.sum(0).tolist())
 
 
+# ------------------------------------------------------------------------- the zoo protocol
+ZOO: dict[str, Any] = {"protocol": "zoo", "sticky_actions": 0.0, **FAST}
+
+
+@pytest.mark.parametrize("protocol", ["v5", "zoo"])
+def test_zoo_serves_a_ball_after_each_lost_life_where_v5_waits_for_fire(protocol: str) -> None:
+    """A policy that never presses FIRE loses all 5 balls (the game ends) under zoo; under v5 it
+    gets the first ball (FIRE at reset) and then waits for a FIRE that never comes."""
+    with make_vector_env("Breakout", 2, seed=3, protocol=protocol, sticky_actions=0.0,
+                         **FAST) as env:
+        results = rollout(env, np.zeros((400, 2), dtype=np.int64), seed=3)
+    dones = np.stack([r.done for r in results])
+    ends = [(t, e.length) for t, r in enumerate(results, 1) for e in r.episodes]
+    if protocol == "zoo":
+        assert (dones.sum(0) >= 10).all()  # two games' balls all served, though NOOP only
+        assert len(ends) == (dones.sum(0) // 5).sum()  # every 5th done is a game's end
+        assert ends[0][0] == ends[0][1]  # its length in agent steps (hidden ones not counted)
+    else:
+        assert ends == [] and dones.sum(0).tolist() == [1, 1]  # one lost life, then nothing
+
+
+def test_zoo_plays_as_v5_without_sticky_actions_until_a_life_is_lost() -> None:
+    """One ALE env per env (zoo) seeds and steps as the batched env (v5) does; on the step
+    that loses a life, zoo's observation comes after its NOOP, FIRE and action 2."""
+    zoo = make_vector_env("Breakout", 2, seed=8, **ZOO)
+    v5 = make_vector_env("Breakout", 2, seed=8, sticky_actions=0.0, **FAST)
+    actions = random_actions(zoo, 300, seed=2)
+    for a, b in zip(rollout(zoo, actions, seed=8), rollout(v5, actions, seed=8), strict=True):
+        np.testing.assert_array_equal(a.reward, b.reward)
+        np.testing.assert_array_equal(a.done, b.done)
+        np.testing.assert_array_equal(a.obs[~a.done], b.obs[~a.done])
+        if a.done.any():
+            assert (a.obs[a.done] != b.obs[a.done]).any()
+            break
+    assert a.done.any(), "a random Breakout player loses a life within 300 steps"
+    for env in (zoo, v5):
+        env.close()
+
+
+@pytest.mark.parametrize("life_loss_terminal", [True, False])
+def test_zoo_matches_single_ale_envs_that_press_noop_fire_and_2_after_a_lost_life(
+        life_loss_terminal: bool) -> None:
+    """Against an independent reference: each env alone in a raw ALE vector env, which after a
+    lost life plays NOOP, FIRE, action 2 (SB3's EpisodicLifeEnv.reset then FireResetEnv.reset),
+    their rewards in the score only (and in the step's reward without life-loss ends)."""
+    env = make_vector_env("Breakout", 2, seed=4, life_loss_terminal=life_loss_terminal, **ZOO)
+    raw = [AtariVectorEnv("breakout", 1, num_threads=1, autoreset_mode=AutoresetMode.SAME_STEP,
+                          reward_clipping=False) for _ in range(2)]
+    assert env.life_loss_actions == (0, 1, 2)
+    np.testing.assert_array_equal(
+        env.reset(), np.concatenate([r.reset(seed=4 + i)[0] for i, r in enumerate(raw)]))
+    lives, score, steps = np.full(2, 5), np.zeros(2), np.zeros(2, dtype=int)
+    games = np.zeros(2, dtype=int)
+    for actions in random_actions(env, 3000, seed=5):
+        step, finished = env.step(actions), []
+        for i, r in enumerate(raw):
+            obs, reward, term, trunc, info = r.step(actions[i:i + 1])
+            ended = bool(term[0] or trunc[0])
+            lost = info["lives"][0] < lives[i] and not ended
+            hidden = 0.0
+            for action in (0, 1, 2) if lost else ():
+                obs, more, term, trunc, info = r.step(np.array([action]))
+                hidden += float(more[0])
+                if term[0] or trunc[0]:
+                    ended = True
+                    break
+            np.testing.assert_array_equal(step.obs[i], obs[0])
+            assert step.reward[i] == reward[0] + (0.0 if life_loss_terminal else hidden)
+            assert step.done[i] == (ended or (lost and life_loss_terminal))
+            score[i] += reward[0] + hidden
+            steps[i] += 1
+            lives[i] = info["lives"][0]
+            if ended:
+                finished.append(("Breakout", score[i], steps[i]))
+                score[i], steps[i], games[i] = 0.0, 0, games[i] + 1
+        assert [(e.game, e.score, e.length) for e in step.episodes] == finished
+        if (games >= 1).all():
+            break
+    assert (games >= 1).all(), "random Breakout games under zoo end within 3000 steps"
+    env.close()
+    for r in raw:
+        r.close()
+
+
+class ScriptedEmulators:
+    """Stands in for the zoo protocol's SoloEmulators: each step of env ``i`` returns the next
+    row of ``script[i]``, (reward, terminated, truncated, lives), and as its observation the
+    number of actions env ``i`` has played; :attr:`played` records them."""
+
+    def __init__(self, script: list[list[tuple[float, bool, bool, int]]]) -> None:
+        self.script, self.played = script, [[] for _ in script]
+        self.ale = self
+
+    @staticmethod
+    def get_action_set() -> list[Action]:
+        return [Action.NOOP, Action.FIRE, Action.RIGHT, Action.LEFT]  # Breakout's
+
+    def reset(self, seed: int) -> tuple[Any, ...]:
+        return np.zeros(len(self.script)), {"lives": np.full(len(self.script), 3)}
+
+    def send(self, actions: np.ndarray) -> None:
+        self._actions = actions
+
+    def recv(self) -> tuple[Any, ...]:
+        return self._steps(range(len(self.script)), self._actions)
+
+    def step_some(self, indices: np.ndarray, action: int) -> tuple[Any, ...]:
+        return self._steps(indices, [action] * len(indices))
+
+    def _steps(self, indices: Any, actions: Any) -> tuple[Any, ...]:
+        rows = []
+        for i, action in zip(indices, actions, strict=True):
+            self.played[i].append(int(action))
+            rows.append(self.script[i][len(self.played[i]) - 1])
+        reward, terminated, truncated, lives = (np.array(c) for c in zip(*rows, strict=True))
+        obs = np.array([len(self.played[i]) for i in indices], dtype=float)
+        return obs, reward, terminated, truncated, {"lives": lives}
+
+    def close(self) -> None:
+        pass
+
+
+@pytest.mark.parametrize("life_loss_terminal", [True, False])
+def test_zoo_life_loss_bookkeeping(life_loss_terminal: bool) -> None:
+    """Env 0 loses a life: NOOP, FIRE, 2 (rewards 1 + 0 + 2) in its score only. Env 1 loses one
+    and its NOOP ends the game: the rest is not played, the episode ends there. Env 2 loses one
+    and another during its NOOP: absorbed, not reported; then its game ends on an agent step."""
+    go, over, cut = (False, False), (True, False), (False, True)  # terminated, truncated
+    script = [[(0, *go, 2), (1, *go, 2), (0, *go, 2), (2, *go, 2), (5, *go, 2), (0, *go, 2)],
+              [(1, *go, 3), (0, *go, 2), (4, *cut, 3), (0, *go, 3)],
+              [(0, *go, 2), (0, *go, 1), (0, *go, 1), (0, *go, 1), (0, *go, 1), (7, *over, 3)]]
+    emulators = ScriptedEmulators(script)
+
+    class Scripted(ZooGameEnv):
+        @staticmethod
+        def _emulators(rom: str, num_envs: int, **options: Any) -> ScriptedEmulators:
+            return emulators
+
+    env = Scripted("Breakout", 3, seed=0, sticky_actions=0.0, life_loss_terminal=life_loss_terminal,
+                   frame_stack=4, frameskip=4, noop_max=30, threads=0, max_episode_frames=10_000,
+                   full_action_space=False)
+    env.reset()
+    steps = [env.step(np.array([3, 3, 3])) for _ in range(3)]
+    assert emulators.played == [[3, 0, 1, 2, 3, 3], [3, 3, 0, 3], [3, 0, 1, 2, 3, 3]]
+    assert steps[0].obs.tolist() == [4, 1, 4] and steps[1].obs.tolist() == [5, 3, 5]
+    if life_loss_terminal:  # the learner's reward: the agent's steps only
+        assert [s.reward.tolist() for s in steps] == [[0, 1, 0], [5, 0, 0], [0, 0, 7]]
+        assert [s.done.tolist() for s in steps] == [[True, False, True], [False, True, False],
+                                                   [False, False, True]]
+    else:  # the hidden steps happen within the agent's step
+        assert [s.reward.tolist() for s in steps] == [[3, 1, 0], [5, 4, 0], [0, 0, 7]]
+        assert [s.done.tolist() for s in steps] == [[False] * 3, [False, True, False],
+                                                   [False, False, True]]
+    assert [s.episodes for s in steps] == [[], [Episode("Breakout", 5.0, 2)],
+                                           [Episode("Breakout", 7.0, 3)]]
+
+
+def test_zoo_presses_fire_only_where_the_action_set_has_it() -> None:
+    with make_vector_env("MsPacman", 1, seed=0, **ZOO) as ms_pacman:
+        assert ms_pacman.life_loss_actions == (0,)
+    with make_vector_env("Breakout+MsPacman", 1, seed=0, **ZOO) as multi:
+        # the full action set (multi-game) has FIRE in every game
+        assert [g.life_loss_actions for g in multi.game_envs] == [(0, 1, 2)] * 2
+
+
+def test_gymnasium_envs_ignore_the_protocol() -> None:
+    runs = []
+    for protocol in PROTOCOLS:
+        with make_vector_env("CartPole-v1", 2, seed=0, protocol=protocol,
+                             sticky_actions=0.0) as env:
+            runs.append(rollout(env, random_actions(env, 50), seed=0))
+    for a, b in zip(*runs, strict=True):
+        np.testing.assert_array_equal(a.obs, b.obs)
+        np.testing.assert_array_equal(a.done, b.done)
+
+
 # ------------------------------------------------------------------------------- seeding
 @pytest.mark.parametrize("game", ["Breakout", "CartPole-v1"])  # multi-game: see the routing test
 def test_same_seed_same_run_other_seed_other_run(game: str) -> None:
@@ -232,6 +412,9 @@ def test_cartpole_episode_score_is_its_length() -> None:
     ("Breakout", {"life_loss_terminal": "yes"}, "life_loss_terminal must be True or False"),
     ("CartPole-v1", {"sticky_actions": 2.0}, "sticky_actions"),
     ("Pendulum-v1", {}, "needs discrete actions"),
+    ("Breakout", {"protocol": "v6"}, "protocol must be one of v5, zoo, got 'v6'"),
+    ("Breakout", {"protocol": "zoo"}, "protocol zoo has no sticky actions: sticky_actions must "
+                                      "be 0, got 0.25"),
 ])
 def test_bad_input_raises_a_clear_value_error(game: str, kwargs: dict[str, Any],
                                               message: str) -> None:

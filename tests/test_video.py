@@ -94,6 +94,27 @@ def test_the_atari_screen_plays_the_same_game_as_the_env_it_follows():
     screen.close()
 
 
+def test_under_zoo_the_atari_screen_loses_its_lives_with_the_env_it_follows():
+    """The screen plays the zoo env's NOOP, FIRE, action 2 after each lost life too: without
+    them it would wait for the policy's FIRE and fall out of step."""
+    env = make_vector_env("Breakout", 1, seed=5, sticky_actions=0.0, life_loss_terminal=False,
+                          protocol="zoo")
+    screen = AtariScreen(env)
+    env.reset(5)
+    screen.reset(5)
+    lives = [5]
+    for action in np.random.default_rng(0).integers(0, 4, 2000):
+        step = env.step(action[None])
+        screen.step(int(action))
+        if step.done[0]:
+            break
+        assert screen._lives == env._lives[0]
+        lives.append(screen._lives)
+    assert step.done[0] and set(lives) == {1, 2, 3, 4, 5}
+    env.close()
+    screen.close()
+
+
 @pytest.mark.parametrize(("args", "message"), [
     (["--video", "missing/out.mp4"], "does not exist"),
     (["--video", "out.gif"], "name a .mp4 file"),
@@ -135,3 +156,13 @@ def test_video_every_writes_videos_and_gifs_and_leaves_training_unchanged(tmp_pa
     assert gifs[0].encoded_image_string.startswith(b"GIF89a")
     assert (gifs[0].height, gifs[0].width) == (200, 300)  # subsampled for tensorboard
     assert not (tmp_path / "plain" / "videos").exists()
+
+
+def test_a_zoo_breakout_run_trains_and_films_under_its_protocol(tmp_path):
+    breakout = str(Path(__file__).parents[1] / "configs" / "breakout.yaml")
+    assert train_module.main(["--config", breakout, f"runs_dir={tmp_path}", "--no-progress",
+                              "name=zoo", "env.protocol=zoo", "env.sticky_actions=0",
+                              "env.num_envs=2", "env.threads=1", "agent.num_steps=32",
+                              "total_steps=64", "video_every=64"]) == 0
+    assert "protocol: zoo" in (tmp_path / "zoo" / "config.yaml").read_text()
+    assert frames_of(tmp_path / "zoo" / "videos" / "step_64.mp4").shape[1:] == (210, 160, 3)

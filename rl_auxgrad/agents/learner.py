@@ -90,7 +90,7 @@ def _teacher_return(config: TrainConfig, teacher: Teacher, device: torch.device
         env = make_vector_env(e.id, t.score_episodes, seed=config.seed,
                               sticky_actions=e.sticky_actions, life_loss_terminal=False,
                               frame_stack=e.frame_stack, frameskip=e.frameskip,
-                              noop_max=e.noop_max, threads=e.threads)
+                              noop_max=e.noop_max, threads=e.threads, protocol=e.protocol)
         try:
             return play_return(teacher, env, config.seed, device)
         finally:

@@ -6,12 +6,14 @@ gives numpy observations and ``step(actions)`` a :class:`StepResult` with raw re
 ``done`` used for learning (life loss included) and the real :class:`Episode` s that ended.
 """
 
+from .atari import PROTOCOLS
 from .core import EnvSpec, Episode, StepResult, VectorEnv
 from .games import GAMES, canonical_game
 from .make import make_vector_env
 
 __all__ = [
     "GAMES",
+    "PROTOCOLS",
     "EnvSpec",
     "Episode",
     "StepResult",

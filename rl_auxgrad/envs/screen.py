@@ -58,7 +58,9 @@ class AtariScreen(Screen):
     game runs at its real speed, the file is ``frameskip`` times smaller, and the twin steps
     exactly as the env it follows. Each frame is the maximum of the last two emulator frames,
     per channel, as for the 84x84 observation: games that draw sprites on alternate frames
-    (Ms. Pac-Man's ghosts) would otherwise lose them in every frame.
+    (Ms. Pac-Man's ghosts) would otherwise lose them in every frame. After a lost life it plays
+    the env's :attr:`~rl_auxgrad.envs.atari.AtariGameEnv.life_loss_actions` as the env does
+    (``zoo``), and shows the frame after them.
     """
 
     def __init__(self, env: AtariGameEnv) -> None:
@@ -69,12 +71,23 @@ class AtariScreen(Screen):
                                    autoreset_mode=AutoresetMode.NEXT_STEP,
                                    img_height=ALE_SCREEN[0], img_width=ALE_SCREEN[1],
                                    grayscale=False, stack_num=1, maxpool=True, **options)
+        self._after_life_loss = env.life_loss_actions
+        self._lives = 0
 
     def reset(self, seed: int) -> np.ndarray:
-        return self._env.reset(seed=seed)[0][0, -1]
+        obs, info = self._env.reset(seed=seed)
+        self._lives = info["lives"][0]
+        return obs[0, -1]
 
     def step(self, action: int) -> np.ndarray:
-        return self._env.step(np.array([action]))[0][0, -1]
+        obs, _, terminated, truncated, info = self._env.step(np.array([action]))
+        lost = info["lives"][0] < self._lives
+        for hidden in self._after_life_loss if lost else ():
+            if terminated[0] or truncated[0]:  # a game's end: no more steps to play
+                break
+            obs, _, terminated, truncated, info = self._env.step(np.array([hidden]))
+        self._lives = info["lives"][0]
+        return obs[0, -1]
 
     def close(self) -> None:
         self._env.close()
