@@ -100,14 +100,15 @@ class TeacherConfig:
     per-minibatch cosine is noisy, so a gate lets part of the KL through even when the teacher
     hurts on average, and a large lam then drags the student down; the default 1 is chosen in
     docs/cartpole_defaults.md."""
-    lam_schedule: str = "constant"
-    """How much of the teacher to use now, lambda_t per update (rl_auxgrad/teacher_weight.py):
-    constant; linear: decays to 0 over lam_decay_steps (kickstarting); score: lam * max(0,
-    1 - G_student / G_teacher) (QDagger); agreement: opened by the lower confidence bound of
-    the advantage-preference correlation rho; agreement_stop: lam until the upper confidence
-    bound of rho falls below 0, then 0 for good; stop: the same, stopping also once the
-    student's score reaches the teacher's (score_window, score_episodes); gradient: by the
-    lower bound of the gate's cosine."""
+    lam_schedule: str = "stop"
+    """How much of the teacher to use now, lambda_t per update (rl_auxgrad/teacher_weight.py).
+    The default, stop, is the one the usefulness experiment ranks first (README's "Why this
+    default"): lam until the student's score reaches the teacher's or the upper confidence
+    bound of rho falls below 0, then 0 for good. Others: constant; linear (kickstarting):
+    decays to 0 over lam_decay_steps; score (QDagger): lam * max(0, 1 - G_student /
+    G_teacher); agreement: opened by the lower confidence bound of the advantage-preference
+    correlation rho; agreement_stop: stop's bound on rho alone; gradient: opened by the lower
+    bound of the gate's cosine."""
     lam_decay_steps: int = 0
     score_window: int = 20
     """score: G_student is the mean score of the student's last score_window episodes."""
@@ -154,10 +155,11 @@ class AttittudConfig:
 
 @dataclass
 class GateConfig:
-    name: str = "cosine"
-    """single (RL alone), multitask (RL + KL), kl_only, cosine, cosine_unweighted,
-    cosine_shuffled (the cosine gate's weights shuffled in time: a control), projection,
-    orthogonal, pcgrad or attittud."""
+    name: str = "multitask"
+    """single (RL alone), multitask (RL + KL: the plain sum, the default, with lambda_t from
+    teacher.lam_schedule), kl_only, cosine, cosine_unweighted, cosine_shuffled (the cosine
+    gate's weights shuffled in time: a control), projection, orthogonal, pcgrad or attittud.
+    README's "Why this default" says why the default is not a gradient gate."""
     ema: float | None = None
     """Compare with a bias-corrected EMA of the main gradient (e.g. 0.01) instead of the
     current one; only for the gates that take an ``ema`` (rl_auxgrad.gating.gate_options), a
@@ -402,9 +404,9 @@ def validate(config: TrainConfig) -> None:
         (config.teacher.lam_schedule != "gradient" or config.gate.name != "kl_only",
          "teacher.lam_schedule=gradient needs the gate's cosine: gate.name=kl_only has none; "
          "choose a gate (multitask for the plain sum)"),
-        (config.teacher.lam_schedule not in ("score", "stop") or MULTI_SEP not in config.env.id,
-         f"teacher.lam_schedule={config.teacher.lam_schedule} compares the student's score "
-         f"with the teacher's in one game; {config.env.id} has several: use agreement_stop"),
+        (config.teacher.lam_schedule != "score" or MULTI_SEP not in config.env.id,
+         f"teacher.lam_schedule=score compares the student's score with the teacher's in one "
+         f"game; {config.env.id} has several: use stop or agreement_stop"),
         (len(config.gate.attittud.eta) == 3,
          "gate.attittud.eta must have three entries: [eta_orth, eta_pos, eta_neg]"),
     ]

@@ -268,17 +268,20 @@ class Stop(AgreementStop):
     score; it gives up part of a good teacher's help early (half of it at half the teacher's
     score), while this rule keeps it whole until the student reaches the teacher. The
     agreement bound covers the teacher whose score says nothing about its advice here (a
-    teacher of another game, or one whose card is wrong).
+    teacher of another game, or one whose card is wrong). Without ``teacher_return`` (a
+    multi-game run: no one score to set against the teacher's card) only the bound stops it.
     """
 
-    def __init__(self, lam: float, window: int, teacher_return: Callable[[], float],
+    def __init__(self, lam: float, window: int, teacher_return: Callable[[], float] | None,
                  score_window: int) -> None:
         super().__init__(lam, window)
-        self.score = Score(lam, teacher_return, score_window)
+        self.score = None if teacher_return is None else Score(lam, teacher_return, score_window)
 
     def decide(self, signals: Signals) -> tuple[float, dict[str, float]]:
         if self.stopped_at is not None:
             return 0.0, {"teacher/stopped_at": float(self.stopped_at)}
+        if self.score is None:
+            return super().decide(signals)
         weight, score_stats = self.score.decide(signals)
         if weight == 0.0:  # G_student >= G_teacher
             self.stopped_at = signals.step
@@ -287,11 +290,13 @@ class Stop(AgreementStop):
         return lam, score_stats | stats
 
     def state_dict(self) -> dict[str, Any]:
-        return super().state_dict() | {"score": self.score.state_dict()}
+        score = None if self.score is None else self.score.state_dict()
+        return super().state_dict() | {"score": score}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         super().load_state_dict({k: v for k, v in state.items() if k != "score"})
-        self.score.load_state_dict(state["score"])
+        if self.score is not None:
+            self.score.load_state_dict(state["score"])
 
 
 SCHEDULES = ("constant", "linear", "score", "agreement", "agreement_stop", "stop", "gradient")

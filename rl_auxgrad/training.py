@@ -57,10 +57,13 @@ class Run:
 
 
 def run_name(config: TrainConfig) -> str:
-    """``config.name``, or one made of env, algorithm, gate (or noteacher) and seed."""
+    """``config.name``, or one made of env, algorithm, gate (and teacher schedule unless
+    constant; noteacher without a teacher) and seed."""
     if config.name:
         return config.name
-    gate = config.gate.name if config.teacher.path is not None else "noteacher"
+    schedule = config.teacher.lam_schedule
+    gate = ("noteacher" if config.teacher.path is None else config.gate.name
+            if schedule == "constant" else f"{config.gate.name}-{schedule}")
     return f"{config.env.id.replace('+', '_').replace('/', '_')}__{config.agent.algo}__{gate}" \
            f"__seed{config.seed}"
 

@@ -66,8 +66,11 @@ def sb3_ppo(steps: int) -> float:
 
 
 def ours(steps: int, overrides: list[str], teacher_dir: Path | None = None) -> float:
-    """Seconds for our learner to collect and learn from ``steps`` agent steps."""
-    config = load_config(CONFIG, [f"total_steps={steps}", *overrides])
+    """Seconds for our learner to collect and learn from ``steps`` agent steps; λ is constant
+    unless ``overrides`` name a schedule (the default, stop, would measure a teacher without a
+    card by playing it first)."""
+    config = load_config(CONFIG, [f"total_steps={steps}", "teacher.lam_schedule=constant",
+                                  *overrides])
     env = make_vector_env(config.env.id, config.env.num_envs, seed=0)
     device = torch.device("cpu")
     teacher = load_teacher(teacher_dir, env.spec, device) if teacher_dir else None

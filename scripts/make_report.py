@@ -31,6 +31,7 @@ import numpy as np
 
 from scripts.claims import Claim, read_claims, to_json
 from scripts.experiments import (
+    breakout_stop,
     breakout_teacher,
     cartpole_teacher,
     control_teacher,
@@ -232,10 +233,15 @@ def main(argv: list[str] | None = None) -> int:
     rows += [("Du et al. (2018), RL: multi-task Breakout + Ms. Pac-Man", claim)
              for claim in multitask_claims]
     write_claims_data(rows + supervised_claims)
-    text = "# Results\n\nWritten by `python -m scripts.make_report` from the runs' event files.\n\n"
+    text = ("# Results\n\nWritten by `python -m scripts.make_report` from the runs' event files."
+            "\n\nThe learning-rate anneal: every run below annealed one update late (update u "
+            "of U at lr (1 − u/U), the last at 0), except the usefulness runs made after it was "
+            "fixed to CleanRL's lr (1 − (u − 1)/U); `docs/data/usefulness_lagged_anneal.json` "
+            "lists the usefulness runs made the old way. The shift is 1/U of the rate per update "
+            "(0.26% on CartPole, 0.8% on MinAtar, 0.01% on Breakout).\n\n")
     evaluations = [usefulness.evaluate(task) for task, _, _ in controls]
     signals = [*(usefulness.report(e, figures=FIGURES) for e in evaluations),
-               usefulness.why_default(evaluations)]
+               breakout_stop.report(), usefulness.why_default(evaluations)]
     text += "\n".join([*(section for _, section, _ in controls), *signals, breakout,
                         precision_check.report(), multitask,
                         breakout_section(), sweep_section(), supervised,

@@ -27,6 +27,7 @@ from rl_auxgrad.config import ConfigError, load_config
 from rl_auxgrad.run_dir import RunDir, default_runs_dir
 from rl_auxgrad.runs import RunSpec, run_one, window_mean
 from rl_auxgrad.teachers import is_hub_path
+from scripts.experiments.common import CONSTANT
 
 ROOT = Path(__file__).parents[1]
 
@@ -43,7 +44,7 @@ def trial(params: dict) -> None:
 
     runs_dir = Path(params["runs_dir"])
     spec = RunSpec(trial_name(params["gate"], params["lam"], params["seed"]),
-                   (f"gate.name={params['gate']}", f"teacher.lam={params['lam']:g}",
+                   (CONSTANT, f"gate.name={params['gate']}", f"teacher.lam={params['lam']:g}",
                     f"seed={params['seed']}", *params["overrides"]), params["config"])
     directory = run_one(spec, runs_dir)
     total = RunDir(directory).config().total_steps

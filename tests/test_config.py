@@ -28,11 +28,11 @@ def test_precedence_defaults_algo_yaml_overrides(tmp_path):
     assert config.agent.num_steps == 9  # override beats the file
     assert config.agent.optimizer == "rmsprop"  # A2C's defaults under the file
     assert config.env.num_envs == 16 and config.env.id == "MsPacman"
-    assert config.gate.name == "cosine"  # untouched default
+    assert (config.gate.name, config.teacher.lam_schedule) == ("multitask", "stop")  # defaults
 
 
 def test_resolved_config_round_trips_through_yaml(tmp_path):
-    config = load_config(None, ["gate.ema=0.01", "teacher.lam=3"])
+    config = load_config(None, ["gate.name=cosine", "gate.ema=0.01", "teacher.lam=3"])
     path = tmp_path / "config.yaml"
     path.write_text(to_yaml(config))
     assert load_config(path) == config

@@ -16,7 +16,9 @@ from rl_auxgrad.config import load_config
 from rl_auxgrad.envs import make_vector_env
 from rl_auxgrad.teachers import load_native, save_teacher
 
-BASE = ["env.id=CartPole-v1", "env.num_envs=2", "agent.num_steps=32", "total_steps=10000"]
+BASE = ["env.id=CartPole-v1", "env.num_envs=2", "agent.num_steps=32", "total_steps=10000",
+        "gate.name=cosine", "teacher.lam_schedule=constant"]
+"""A gate at a constant λ (not the default schedule, stop): these tests are about the update."""
 
 
 def fixed_teacher(seed: int = 123) -> ActorCritic:
@@ -80,7 +82,7 @@ def test_plain_sum_shortcut_gives_the_gated_paths_weights(env_id, monkeypatch, t
         save_teacher(tmp_path / "t", net, breakout.spec, "nature", {})
         breakout.close()
         base = ["env.id=Breakout+MsPacman", "env.num_envs=2", "env.threads=1",
-                "agent.num_steps=8", "total_steps=1000"]
+                "agent.num_steps=8", "total_steps=1000", "teacher.lam_schedule=constant"]
     overrides = [*base, "gate.name=multitask", "teacher.lam=3", "agent.num_minibatches=4",
                  "agent.update_epochs=2"]
     learners = []
@@ -202,7 +204,8 @@ def test_multi_game_update_gates_each_game_against_a_breakout_teacher(tmp_path):
     breakout.close()
     config = load_config(None, ["env.id=Breakout+MsPacman", "env.num_envs=1", "env.threads=1",
                                 "agent.num_steps=8", "agent.num_minibatches=2",
-                                "agent.update_epochs=1", "total_steps=1000"])
+                                "agent.update_epochs=1", "total_steps=1000", "gate.name=cosine",
+                                "teacher.lam_schedule=constant"])
     env = make_vector_env(config.env.id, 1, seed=0, threads=1)
     teacher = load_native(tmp_path / "t", env.spec, torch.device("cpu"))
     learner = Learner(config, env.spec, torch.device("cpu"), teacher)

@@ -295,7 +295,6 @@ def test_cosine_shuffled_trains_and_applies_a_weight_it_has_seen():
     (["teacher.score_window=0"], "teacher.score_window must be >= 1"),
     (["teacher.score_episodes=0"], "teacher.score_episodes must be >= 1"),
     (["teacher.lam_schedule=gradient", "gate.name=kl_only"], "needs the gate's cosine"),
-    (["teacher.lam_schedule=stop", "env.id=Breakout+MsPacman"], "use agreement_stop"),
     (["teacher.lam_schedule=score", "env.id=Breakout+MsPacman"], "in one game"),
 ])
 def test_bad_schedule_settings_raise_one_config_error(overrides, message):
@@ -345,3 +344,14 @@ def test_after_the_stop_the_learner_trains_as_rl_alone_without_calling_the_teach
                                for s in stopped_stats)
     for a, b in zip(stopped.agent.parameters(), alone.agent.parameters(), strict=True):
         torch.testing.assert_close(a, b)
+
+
+def test_stop_without_a_teacher_return_stops_on_the_bound_alone():
+    """A multi-game run has no one score to set against the teacher's card."""
+    schedule = Stop(2.0, window=3, teacher_return=None, score_window=2)
+    lams = [schedule.decide(at(i, returns=(1e6,), rho=rho))[0]
+            for i, rho in enumerate((0.1, 0.2, -0.3, -0.31, -0.32))]
+    assert lams == [2.0] * 4 + [0.0]
+    restored = Stop(2.0, window=3, teacher_return=None, score_window=2)
+    restored.load_state_dict(json.loads(json.dumps(schedule.state_dict())))
+    assert restored.finished

@@ -30,6 +30,7 @@ from rl_auxgrad.agents.losses import (
 from rl_auxgrad.agents.networks import AgentOutput
 from rl_auxgrad.config import TrainConfig, build_gate
 from rl_auxgrad.envs import EnvSpec, Episode, VectorEnv, make_vector_env
+from rl_auxgrad.envs.games import MULTI_SEP
 from rl_auxgrad.gating import (
     Attittud,
     GateStats,
@@ -72,7 +73,9 @@ def build_teacher_weight(config: TrainConfig, teacher: Teacher, device: torch.de
     if t.lam_schedule == "score":
         return Score(t.lam, _teacher_return(config, teacher, device), t.score_window)
     if t.lam_schedule == "stop":
-        return Stop(t.lam, t.stop_window, _teacher_return(config, teacher, device),
+        one_game = MULTI_SEP not in config.env.id
+        return Stop(t.lam, t.stop_window,
+                    _teacher_return(config, teacher, device) if one_game else None,
                     t.score_window)
     return Constant(t.lam)
 

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from rl_auxgrad.run_dir import default_runs_dir
-from scripts.experiments.common import RunSpec, run_all, window_mean
+from scripts.experiments.common import CONSTANT, RunSpec, run_all, window_mean
 
 ROOT = Path(__file__).parents[2]
 CONFIG = str(ROOT / "configs" / "cartpole.yaml")
@@ -47,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(1)
     runs_dir = Path(args.runs_dir)
     runs = [RunSpec(f"{variant}__seed{seed}",
-                    (f"teacher.path={ROOT / TEACHER}", *overrides, f"seed={seed}",
+                    (CONSTANT, f"teacher.path={ROOT / TEACHER}", *overrides, f"seed={seed}",
                      f"total_steps={args.steps}"), CONFIG)
             for variant, overrides in VARIANTS.items() for seed in args.seeds]
     run_all(runs, runs_dir)

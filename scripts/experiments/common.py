@@ -49,15 +49,21 @@ def run_all(runs: list[RunSpec], runs_dir: Path, workers: int = 1,
             done(futures[future], future.result())
 
 
+CONSTANT = "teacher.lam_schedule=constant"
+"""The experiments' methods are gates at a constant λ unless they name a schedule: they were
+designed before the default schedule became ``stop``, and their runs must stay the same."""
+
+
 def teacher_runs(methods: dict[str, tuple[str, ...]], teacher: str, lam: float, config: str,
                  seeds: list[int], steps: int, skip: frozenset[tuple[str, int]] = frozenset()
                  ) -> list[RunSpec]:
     """One run per method and seed, ``<method>__seed<seed>``: the first ``steps`` agent steps
     of ``config``'s schedule, with ``teacher`` (a path relative to the checkout) unless the
     method sets teacher.path=none. Interleaved by seed, so that a partial experiment has
-    every method at seed 1 first; (method, seed) pairs in ``skip`` are left out."""
+    every method at seed 1 first; (method, seed) pairs in ``skip`` are left out. λ is
+    constant unless the method sets ``teacher.lam_schedule`` (:data:`CONSTANT` comes first)."""
     return [RunSpec(f"{method}__seed{seed}",
-                    (*overrides, *(() if "teacher.path=none" in overrides
+                    (CONSTANT, *overrides, *(() if "teacher.path=none" in overrides
                                    else (f"teacher.path={teacher}",)),
                      f"teacher.lam={lam:g}", f"seed={seed}", "checkpoint_every=25000"),
                     config, stop_at=steps)

@@ -47,6 +47,7 @@ from scripts.experiments.aggregate import (
     plot_iqm_curves,
 )
 from scripts.experiments.common import (
+    CONSTANT,
     INFLUENCE_HEADER,
     Claim,
     RunSpec,
@@ -129,7 +130,7 @@ def spec(task: ControlTask, teacher: str, method: str, lam: float, seed: int, st
     teacher_path = "none" if method == "rl_alone" else str(ROOT / task.teachers[teacher])
     decay = (f"teacher.lam_decay_steps={steps // 2}",) if method == "kickstarting" else ()
     return RunSpec(f"{teacher}/{run_name(method, lam, seed)}",
-                   (f"teacher.path={teacher_path}", *methods[method], *decay,
+                   (CONSTANT, f"teacher.path={teacher_path}", *methods[method], *decay,
                     f"teacher.lam={lam:g}", f"seed={seed}", f"total_steps={steps}"),
                    str(ROOT / task.config))
 
