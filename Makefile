@@ -28,9 +28,10 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e ".[dev]"
 	touch $(STAMP)
 
-# The default job: PPO on Breakout distilling the shipped Breakout teacher through the cosine
-# gate (10M agent steps; stop it any time and continue with
-# `python -m rl_auxgrad.train --resume runs/Breakout__ppo__cosine__seed1`). Overrides go in ARGS,
+# The default job: PPO on Breakout distilling the shipped Breakout teacher until the student
+# reaches it or it is shown to hurt (teacher.lam_schedule=stop; 10M agent steps; stop it any
+# time and continue with `python -m rl_auxgrad.train --resume
+# runs/Breakout__ppo__multitask-stop__seed1`). Overrides go in ARGS,
 # e.g. make train ARGS="total_steps=200000 seed=2".
 train: $(STAMP)
 	$(PY) -m rl_auxgrad.train $(ARGS)

@@ -1,6 +1,6 @@
 """``python -m rl_auxgrad.train``: train an actor-critic, optionally distilling a gated teacher.
 
-    python -m rl_auxgrad.train          # embedded default: Breakout, PPO, cosine gate, our teacher
+    python -m rl_auxgrad.train          # embedded default: Breakout, PPO, our teacher until stop
     python -m rl_auxgrad.train --config configs/cartpole.yaml gate.name=projection seed=3
     python -m rl_auxgrad.train --resume runs/<name>               # continue a stopped run
     python -m rl_auxgrad.train --resume runs/<name> total_steps=2000000   # ... to a new target
