@@ -278,9 +278,7 @@ class Stop(AgreementStop):
         self.score = None if teacher_return is None else Score(lam, teacher_return, score_window)
 
     def decide(self, signals: Signals) -> tuple[float, dict[str, float]]:
-        if self.stopped_at is not None:
-            return 0.0, {"teacher/stopped_at": float(self.stopped_at)}
-        if self.score is None:
+        if self.score is None or self.finished:
             return super().decide(signals)
         weight, score_stats = self.score.decide(signals)
         if weight == 0.0:  # G_student >= G_teacher

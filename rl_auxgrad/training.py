@@ -61,9 +61,11 @@ def run_name(config: TrainConfig) -> str:
     constant; noteacher without a teacher) and seed."""
     if config.name:
         return config.name
-    schedule = config.teacher.lam_schedule
-    gate = ("noteacher" if config.teacher.path is None else config.gate.name
-            if schedule == "constant" else f"{config.gate.name}-{schedule}")
+    gate, schedule = config.gate.name, config.teacher.lam_schedule
+    if config.teacher.path is None:
+        gate = "noteacher"
+    elif schedule != "constant":
+        gate = f"{gate}-{schedule}"
     return f"{config.env.id.replace('+', '_').replace('/', '_')}__{config.agent.algo}__{gate}" \
            f"__seed{config.seed}"
 

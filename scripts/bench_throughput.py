@@ -42,6 +42,7 @@ from rl_auxgrad.agents.learner import Learner
 from rl_auxgrad.agents.networks import ActorCritic, make_torso
 from rl_auxgrad.config import load_config
 from rl_auxgrad.envs import make_vector_env
+from rl_auxgrad.runs import CONSTANT
 from rl_auxgrad.teachers import load_teacher, save_teacher
 
 CONFIG = Path(__file__).parents[1] / "configs" / "breakout.yaml"
@@ -69,8 +70,7 @@ def ours(steps: int, overrides: list[str], teacher_dir: Path | None = None) -> f
     """Seconds for our learner to collect and learn from ``steps`` agent steps; λ is constant
     unless ``overrides`` name a schedule (the default, stop, would measure a teacher without a
     card by playing it first)."""
-    config = load_config(CONFIG, [f"total_steps={steps}", "teacher.lam_schedule=constant",
-                                  *overrides])
+    config = load_config(CONFIG, [f"total_steps={steps}", CONSTANT, *overrides])
     env = make_vector_env(config.env.id, config.env.num_envs, seed=0)
     device = torch.device("cpu")
     teacher = load_teacher(teacher_dir, env.spec, device) if teacher_dir else None

@@ -25,9 +25,8 @@ from pathlib import Path
 
 from rl_auxgrad.config import ConfigError, load_config
 from rl_auxgrad.run_dir import RunDir, default_runs_dir
-from rl_auxgrad.runs import RunSpec, run_one, window_mean
+from rl_auxgrad.runs import CONSTANT, RunSpec, run_one, window_mean
 from rl_auxgrad.teachers import is_hub_path
-from scripts.experiments.common import CONSTANT
 
 ROOT = Path(__file__).parents[1]
 

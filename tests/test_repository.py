@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -50,3 +51,13 @@ def test_every_legacy_run_already_has_its_record():
 
 def test_runs_folder_is_ignored():
     assert "runs/" in (ROOT / ".gitignore").read_text().splitlines()
+
+
+@pytest.mark.parametrize("script", ["bench_gating.py", "bench_throughput.py", "sweep.py",
+                                    "train_teacher.py"])
+def test_scripts_the_docs_run_by_path_import(script):
+    """README and Makefile run these as ``python scripts/<name>.py``, where the checkout's root
+    is not on sys.path: they may import the installed package only, not ``scripts.*``."""
+    done = subprocess.run([sys.executable, f"scripts/{script}", "--help"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]

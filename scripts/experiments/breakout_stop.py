@@ -17,7 +17,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from rl_auxgrad.runs import scalars
+from rl_auxgrad.records import is_record
+from rl_auxgrad.runs import scalars, window_mean
 from scripts.experiments import breakout_teacher
 from scripts.experiments.common import Experiment, RunSpec, teacher_runs
 
@@ -38,17 +39,15 @@ def planned_runs(steps: int) -> list[RunSpec]:
 def window_means(path: Path, steps: int) -> list[float]:
     """The mean episodic return in each WINDOW of agent steps up to ``steps`` (NaN where no
     episode ended)."""
-    at, values = scalars(path, RETURN)
-    return [float(values[(at >= lo) & (at < lo + WINDOW)].mean())
-            if ((at >= lo) & (at < lo + WINDOW)).any() else float("nan")
-            for lo in range(0, steps, WINDOW)]
+    return [window_mean(path, RETURN, lo, lo + WINDOW) for lo in range(0, steps, WINDOW)]
 
 
 def report(steps: int = STEPS) -> str:
-    """The check's section of docs/RESULTS.md (says so when the run has not finished)."""
+    """The check's section of docs/RESULTS.md (says so until the run is recorded, which the
+    experiment does once it has finished)."""
     title = "## Breakout: a short check of the stop schedule\n\n"
     path = EXPERIMENT.run("stop__seed1")
-    if not path.exists() or scalars(path, RETURN)[0].max(initial=0) < steps - WINDOW:
+    if not is_record(path):
         return title + "Not finished yet: `python -m scripts.experiments.breakout_stop`.\n"
     _, stopped_at = scalars(path, "teacher/stopped_at")
     student_at, student = scalars(path, "teacher/student_return")

@@ -17,7 +17,7 @@ import numpy as np
 
 from rl_auxgrad.records import SUFFIX, write_record
 from rl_auxgrad.run_dir import RunDir, default_runs_dir
-from rl_auxgrad.runs import RunSpec, finished, run_one, scalars, window_mean
+from rl_auxgrad.runs import CONSTANT, RunSpec, finished, run_one, scalars, window_mean
 from scripts.claims import Claim
 
 __all__ = ["ATARI_BIN", "INFLUENCE_HEADER", "Claim", "Experiment", "MethodRuns", "RunSpec",
@@ -47,11 +47,6 @@ def run_all(runs: list[RunSpec], runs_dir: Path, workers: int = 1,
         futures = {pool.submit(run_one, spec, runs_dir, deadline): spec for spec in runs}
         for future in as_completed(futures):
             done(futures[future], future.result())
-
-
-CONSTANT = "teacher.lam_schedule=constant"
-"""The experiments' methods are gates at a constant λ unless they name a schedule: they were
-designed before the default schedule became ``stop``, and their runs must stay the same."""
 
 
 def teacher_runs(methods: dict[str, tuple[str, ...]], teacher: str, lam: float, config: str,

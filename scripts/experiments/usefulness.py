@@ -49,7 +49,7 @@ from rl_auxgrad.config import load_config
 from rl_auxgrad.run_dir import default_runs_dir
 from scripts.experiments import cartpole_teacher, minatar_teacher
 from scripts.experiments.aggregate import Comparison, compare, fmt
-from scripts.experiments.common import RunSpec
+from scripts.experiments.common import CONSTANT, RunSpec
 from scripts.experiments.control_teacher import (
     BINS,
     MARGINS,
@@ -413,13 +413,13 @@ def ranking(evaluations: list[Evaluation]) -> list[Rank]:
 
 def default_method() -> str:
     """The method of :data:`METHODS` that ``python -m rl_auxgrad.train`` uses: the one whose
-    gate, gate EMA and teacher schedule are the default config's."""
+    gate, gate EMA and teacher schedule are the default config's (the experiment runs every
+    method on top of :data:`~scripts.experiments.common.CONSTANT`)."""
     config = load_config(None, [])
     default = {"gate.name": config.gate.name, "gate.ema": str(config.gate.ema),
                "teacher.lam_schedule": config.teacher.lam_schedule}
     for method, overrides in METHODS.items():
-        settings = {"gate.ema": "None", "teacher.lam_schedule": "constant"}
-        settings |= dict(o.split("=", 1) for o in overrides)
+        settings = {"gate.ema": "None"} | dict(o.split("=", 1) for o in (CONSTANT, *overrides))
         if method != "matched_constant" and settings == default:
             return method
     raise ValueError(f"the default config ({default}) is none of the usefulness methods")
