@@ -10,13 +10,8 @@ import pytest
 
 ROOT = Path(__file__).parents[1]
 MAX_FILE = 10 * 2**20
-LEGACY = "agents/experiments/"
-"""Checkpoints committed before runs moved out of git. They are no longer read (their runs'
-records are in docs/data/) and are removed a few at a time, because one submission may carry
-only so much diff; nothing new may appear under this folder."""
-LEGACY_RUNS = frozenset({
-    "breakout_teacher/projection__seed2", "breakout_teacher/rl+kl__seed1",
-    "breakout_teacher/rl+kl__seed2", "breakout_teacher/rl_alone__seed2"})
+MAX_TREE = 60 * 2**20
+"""Issue 14: the tracked tree (what a checkout holds besides .git) stays under 60 MB."""
 
 
 def tracked() -> list[Path]:
@@ -28,25 +23,24 @@ def tracked() -> list[Path]:
     return [Path(name) for name in out.decode().split("\0") if name]
 
 
-def test_no_tracked_file_is_over_10_mb_outside_the_legacy_runs_being_removed():
+def test_no_tracked_file_is_over_10_mb():
     big = [str(p) for p in tracked()
-           if (ROOT / p).is_file() and (ROOT / p).stat().st_size > MAX_FILE
-           and not str(p).startswith(LEGACY)]
+           if (ROOT / p).is_file() and (ROOT / p).stat().st_size > MAX_FILE]
     assert big == [], f"tracked files over 10 MB: {big}; keep artifacts in runs/ (ignored)"
 
 
-def test_no_run_artifacts_are_tracked_outside_the_legacy_runs_being_removed():
-    artifacts = [str(p) for p in tracked() if not str(p).startswith(LEGACY)
-                 and (p.name == "checkpoint.safetensors" or p.name.startswith("events.out."))]
+def test_tracked_tree_is_under_60_mb():
+    sizes = {str(p): (ROOT / p).stat().st_size for p in tracked() if (ROOT / p).is_file()}
+    total = sum(sizes.values())
+    largest = sorted(sizes, key=sizes.__getitem__, reverse=True)[:5]
+    assert total < MAX_TREE, f"tracked tree is {total / 2**20:.1f} MB; largest: {largest}"
+
+
+def test_no_run_artifacts_are_tracked():
+    artifacts = [str(p) for p in tracked()
+                 if p.name == "checkpoint.safetensors" or p.name.startswith("events.out.")]
     assert artifacts == [], f"run artifacts in git: {artifacts}; commit a record instead " \
                             "(python -m rl_auxgrad.records RUN --out docs/data/...)"
-    legacy = {"/".join(p.parts[2:4]) for p in tracked() if str(p).startswith(LEGACY)}
-    assert legacy <= LEGACY_RUNS, f"new runs under {LEGACY}: {sorted(legacy - LEGACY_RUNS)}"
-
-
-def test_every_legacy_run_already_has_its_record():
-    for run in LEGACY_RUNS:
-        assert (ROOT / "docs" / "data" / f"{run}.npz").is_file(), run
 
 
 def test_runs_folder_is_ignored():
