@@ -4,10 +4,11 @@ PATH is a run directory (``runs/<name>``, with or without a teacher; recognised 
 ``config.yaml``), an evidence agent (``agents/<name>``: ``config.yaml`` and weights), a native
 teacher directory (``teachers/<name>``), a Stable-Baselines3 zip (with ``--game``) or one on the
 Hugging Face Hub (``hf://ORG/REPO[/FILE.zip][@REVISION]``; ``--game`` unless the repo names it).
-Scoring uses a fresh environment with its own, explicit sticky-action probability (ALE v5's
-0.25 by default) and no life-loss terminals, so nothing of the training environment leaks
-into the score. Each of N environments per game plays exactly one episode, so short episodes
-are not over-counted.
+Scoring uses a fresh environment with its own, explicit protocol and sticky-action probability
+(ALE v5 with sticky actions 0.25 by default; ``--protocol zoo`` scores as the RL Zoo and CleanRL
+do: no sticky actions, FIRE after each lost life) and no life-loss terminals, so nothing of the
+training environment leaks into the score. Each of N environments per game plays exactly one
+episode, so short episodes are not over-counted.
 
 ``--video OUT.mp4`` (or ``--gif OUT.gif``) also films the first episode from the scoring seed
 (:class:`~rl_auxgrad.video.Film`: the game's own screen at its own speed, each game side by side
@@ -28,7 +29,7 @@ from rl_auxgrad.agents.build import build_agent
 from rl_auxgrad.agents.device import ObsToDevice
 from rl_auxgrad.cli import ArgumentParser
 from rl_auxgrad.config import ConfigError, resolve_device
-from rl_auxgrad.envs import EnvSpec, Episode, StepResult, make_vector_env
+from rl_auxgrad.envs import PROTOCOLS, EnvSpec, Episode, StepResult, make_vector_env
 from rl_auxgrad.policy import Policy, choose_actions
 from rl_auxgrad.run_dir import RunDir
 from rl_auxgrad.teachers import load_teacher, read_card
@@ -52,11 +53,12 @@ class Scores:
 
 def score(game: str, make_policy: Callable[[EnvSpec], Policy], episodes: int, *, seed: int,
           sticky_actions: float, deterministic: bool, full_action_space: bool = False,
-          device: torch.device | str = "cpu") -> Scores:
+          device: torch.device | str = "cpu", protocol: str = "v5") -> Scores:
     """Plays ``episodes`` episodes of each game of ``game`` with the policy that
-    ``make_policy(spec)`` builds for the scoring environment."""
+    ``make_policy(spec)`` builds for the scoring environment (Atari: under ``protocol``)."""
     env = make_vector_env(game, episodes, seed=seed, sticky_actions=sticky_actions,
-                          life_loss_terminal=False, full_action_space=full_action_space)
+                          life_loss_terminal=False, full_action_space=full_action_space,
+                          protocol=protocol)
     policy = make_policy(env.spec)
     to_device = ObsToDevice(device)
     game_ids = torch.tensor(env.spec.game_ids, device=device)
@@ -93,7 +95,12 @@ def main(argv: list[str] | None = None) -> int:
                                      "a Stable-Baselines3 .zip or hf://ORG/REPO[/FILE.zip]")
     parser.add_argument("--game", help="the game an SB3 zip plays (e.g. Breakout, CartPole-v1)")
     parser.add_argument("--episodes", type=int, default=10, help="episodes per game")
-    parser.add_argument("--sticky-actions", type=float, default=0.25)
+    parser.add_argument("--protocol", choices=PROTOCOLS, default="v5",
+                        help="Atari protocol: v5 (ALE v5) or zoo (the RL Zoo's and CleanRL's: "
+                             "no sticky actions, FIRE after each lost life)")
+    parser.add_argument("--sticky-actions", type=float,
+                        help="probability of repeating the last action (default 0.25 under "
+                             "v5; zoo has none)")
     parser.add_argument("--seed", type=int, default=12345,
                         help="scoring seed (keep it apart from training seeds)")
     parser.add_argument("--deterministic", action="store_true", help="argmax actions")
@@ -110,9 +117,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     path = args.path if is_hub_path(args.path) else Path(args.path)
     out = args.video or args.gif
-    options = {"seed": args.seed, "sticky_actions": args.sticky_actions,
-               "deterministic": args.deterministic}
     try:
+        options = {"seed": args.seed, "deterministic": args.deterministic,
+                   "protocol": args.protocol,
+                   "sticky_actions": sticky_actions(args.protocol, args.sticky_actions)}
         if out is not None:
             flag, suffix = ("--video", ".mp4") if args.video else ("--gif", ".gif")
             if out.suffix.lower() != suffix:
@@ -135,6 +143,16 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def sticky_actions(protocol: str, given: float | None) -> float:
+    """The sticky-action probability to score with: ``given``, else the protocol's own."""
+    if protocol == "zoo":
+        if given not in (None, 0):
+            raise ConfigError(f"--protocol zoo plays without sticky actions, got "
+                              f"--sticky-actions {given:g}: pass 0 or leave it out")
+        return 0.0
+    return 0.25 if given is None else given
+
+
 @dataclass(frozen=True)
 class Player:
     """A checkpoint or teacher ready to play its game: scored or filmed in the same env."""
@@ -145,28 +163,32 @@ class Player:
     device: torch.device
 
     def score(self, episodes: int, *, seed: int, sticky_actions: float,
-              deterministic: bool) -> Scores:
+              deterministic: bool, protocol: str = "v5") -> Scores:
         return score(self.game, self.make_policy, episodes, seed=seed,
                      sticky_actions=sticky_actions, deterministic=deterministic,
-                     full_action_space=self.full_action_space, device=self.device)
+                     full_action_space=self.full_action_space, device=self.device,
+                     protocol=protocol)
 
     def film(self, *, max_frames: int, seed: int, sticky_actions: float,
-             deterministic: bool) -> Film:
+             deterministic: bool, protocol: str = "v5") -> Film:
         """The episode that env 0 of :meth:`score` starts with this seed (the same episode
         with ``deterministic``)."""
         return Film(self.game, self.make_policy, seed=seed, sticky_actions=sticky_actions,
                     deterministic=deterministic, max_frames=max_frames,
-                    full_action_space=self.full_action_space, device=self.device)
+                    full_action_space=self.full_action_space, device=self.device,
+                    protocol=protocol)
 
 
 def score_path(path: Path | str, episodes: int, *, game: str | None = None, seed: int,
-               sticky_actions: float, deterministic: bool, device: torch.device) -> Scores:
+               sticky_actions: float, deterministic: bool, device: torch.device,
+               protocol: str = "v5") -> Scores:
     """Scores the run directory, teacher directory, SB3 zip (with ``game``) or Hub teacher
     (``hf://...``; ``game`` unless its repository names one) at ``path``."""
     if episodes < 1:
         raise ConfigError(f"--episodes must be >= 1, got {episodes}")
     return find_player(path, game=game, device=device).score(
-        episodes, seed=seed, sticky_actions=sticky_actions, deterministic=deterministic)
+        episodes, seed=seed, sticky_actions=sticky_actions, deterministic=deterministic,
+        protocol=protocol)
 
 
 def find_player(path: Path | str, *, game: str | None = None, device: torch.device

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from safetensors.torch import save_file
 
 from rl_auxgrad import evaluate, records, training
@@ -98,6 +99,34 @@ def test_evaluate_a_run_without_weights_says_to_train_it(tmp_path, capsys):
 def test_evaluate_scores_a_native_teacher_with_its_card(tmp_path, capsys):
     assert evaluate.main([str(TEACHER), "--episodes", "2", "--deterministic"]) == 0
     assert "over 2 episodes" in capsys.readouterr().out
+
+
+def test_evaluate_under_zoo_presses_fire_after_each_lost_life():
+    """A policy that never moves or fires finishes Breakout games under zoo (the protocol
+    serves each ball) within a few thousand steps, where v5 would wait for FIRE until the
+    108,000-frame truncation (27,000 steps)."""
+    steps = []
+
+    def noop_policy(spec):
+        def logits(obs, games):
+            steps.append(1)
+            return torch.zeros(len(obs), spec.num_actions).index_fill_(1, torch.tensor([0]), 9.0)
+        return logits
+    scores = evaluate.score("Breakout", noop_policy, 2, seed=1, sticky_actions=0.0,
+                            deterministic=True, protocol="zoo")
+    assert len(scores.per_game["Breakout"]) == 2 and len(steps) < 5000
+
+
+@pytest.mark.parametrize(("protocol", "given", "expected"), [
+    ("v5", None, 0.25), ("v5", 0.0, 0.0), ("v5", 0.1, 0.1), ("zoo", None, 0.0), ("zoo", 0.0, 0.0)])
+def test_scoring_sticky_actions_default_to_the_protocols_own(protocol, given, expected):
+    assert evaluate.sticky_actions(protocol, given) == expected
+
+
+def test_evaluate_refuses_sticky_actions_under_zoo(capsys):
+    assert evaluate.main([str(TEACHER), "--protocol", "zoo", "--sticky-actions", "0.25"]) == 2
+    err = capsys.readouterr().err
+    assert "--protocol zoo plays without sticky actions" in err and "Traceback" not in err
 
 
 def test_a_record_reads_back_every_scalar_exactly(teacher_run, tmp_path):
