@@ -15,6 +15,7 @@ import yaml
 from torch.utils.tensorboard import SummaryWriter
 
 from rl_auxgrad import train as train_module
+from rl_auxgrad.agents.networks import ActorCritic, make_torso
 from rl_auxgrad.run_dir import RUNS_ENV, RunDir
 from rl_auxgrad.runs import RunSpec, finished, run_one, scalars
 from scripts.claims import Claim, bullet, from_json, read_claims, write_claims
@@ -250,6 +251,41 @@ def test_harmful_minatar_rule_moves_the_paddle_away_from_the_ball():
     assert targets[0].argmax() == 2 and targets[1].argmax() == 1
     torch.testing.assert_close(targets[2], source[2])  # the source's policy without a ball
     torch.testing.assert_close(targets.sum(-1), torch.ones(3))
+
+
+def test_swap_mirrors_each_left_action_with_its_right_twin():
+    rules = importlib.import_module("scripts.make_harmful_teacher")
+    assert rules.mirrored_actions(("NOOP", "FIRE", "RIGHT", "LEFT")) == [0, 1, 3, 2]
+    full = ("NOOP", "FIRE", "UP", "RIGHT", "LEFT", "DOWN", "UPRIGHT", "UPLEFT", "DOWNRIGHT",
+            "DOWNLEFT", "UPFIRE", "RIGHTFIRE", "LEFTFIRE", "DOWNFIRE", "UPRIGHTFIRE",
+            "UPLEFTFIRE", "DOWNRIGHTFIRE", "DOWNLEFTFIRE")
+    mirror = rules.mirrored_actions(full)
+    assert sorted(mirror) == list(range(18)) and all(mirror[m] == i for i, m in enumerate(mirror))
+    assert [full[i] for i in mirror][3:5] == ["LEFT", "RIGHT"] and full[mirror[2]] == "UP"
+    with pytest.raises(ValueError, match="needs actions named LEFT and RIGHT"):
+        rules.mirrored_actions(("NOOP", "FIRE", "UP"))
+
+
+@pytest.mark.parametrize("rule", ["swap", "uniform"])
+def test_head_edits_change_the_policy_exactly_and_nothing_else(rule):
+    """swap: π'(a|s) = π(σ(a)|s); uniform: π'(a|s) = 1/A; the torso and value are untouched."""
+    rules = importlib.import_module("scripts.make_harmful_teacher")
+    meanings = (("NOOP", "FIRE", "RIGHT", "LEFT"), ("NOOP", "LEFT", "RIGHT", "UP"))
+    torch.manual_seed(0)
+    network = ActorCritic(make_torso("mlp", (6,)), 4, num_games=2, separate_distill_head=True)
+    obs, games = torch.randn(16, 6), torch.arange(16) % 2
+    before = network(obs, games)
+    rules.edit_heads(network, rule, meanings)
+    after = network(obs, games)
+    torch.testing.assert_close(after.value, before.value)
+    for old, new in ((before.logits, after.logits), (before.distill_logits, after.distill_logits)):
+        if rule == "uniform":
+            torch.testing.assert_close(new, torch.zeros_like(new))
+            continue
+        for k, names in enumerate(meanings):
+            rows = games == k
+            order = rules.mirrored_actions(names)
+            torch.testing.assert_close(new[rows], old[rows][:, order])
 
 
 def test_harmful_rule_for_another_game_is_refused_before_anything_is_written(tmp_path, capsys):
