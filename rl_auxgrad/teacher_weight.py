@@ -92,34 +92,23 @@ class Linear(TeacherWeight):
         return self.lam * max(0.0, 1.0 - signals.step / self.decay_steps), {}
 
 
-class Score(TeacherWeight):
-    """QDagger's distillation weight: λ_t = λ · max(0, 1 − G_student / G_teacher).
+class Returns:
+    """G_teacher and G_student, as QDagger measures them: G_teacher from ``teacher_return()``,
+    called once, at the first update (the card's score, or a measurement: :func:`play_return`),
+    and kept in the state so that a resume does not measure again; G_student the mean real score
+    of the last ``window`` episodes the student finished (None until one has)."""
 
-    G_student is the mean real score of the last ``window`` episodes the student finished
-    (λ_t = λ until one has); G_teacher comes from ``teacher_return()``, called once, at the
-    first decision (the card's score, or a measurement: :func:`play_return`), and kept in the
-    state so that a resume does not measure again. G_teacher must be > 0.
-    """
-
-    def __init__(self, lam: float, teacher_return: Callable[[], float], window: int) -> None:
-        super().__init__(lam)
+    def __init__(self, teacher_return: Callable[[], float], window: int) -> None:
         self._measure = teacher_return
         self.teacher_return: float | None = None
         self.returns: deque[float] = deque(maxlen=window)
 
-    def decide(self, signals: Signals) -> tuple[float, dict[str, float]]:
+    def update(self, signals: Signals) -> tuple[float, float | None]:
+        """(G_teacher, G_student) after this rollout's episodes."""
         if self.teacher_return is None:
             self.teacher_return = float(self._measure())
-            if not self.teacher_return > 0:
-                raise ValueError(f"lam_schedule=score needs the teacher's return G_teacher > 0, "
-                                 f"got {self.teacher_return}: use another schedule")
         self.returns.extend(signals.returns)
-        stats = {"teacher/teacher_return": self.teacher_return}
-        if not self.returns:
-            return self.lam, stats
-        student = float(np.mean(self.returns))
-        lam = self.lam * max(0.0, 1.0 - student / self.teacher_return)
-        return lam, stats | {"teacher/student_return": student}
+        return self.teacher_return, float(np.mean(self.returns)) if self.returns else None
 
     def state_dict(self) -> dict[str, Any]:
         return {"teacher_return": self.teacher_return, "returns": list(self.returns)}
@@ -127,6 +116,35 @@ class Score(TeacherWeight):
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.teacher_return = state["teacher_return"]
         self.returns = deque(state["returns"], maxlen=self.returns.maxlen)
+
+
+class Score(TeacherWeight):
+    """QDagger's distillation weight: λ_t = λ · max(0, 1 − G_student / G_teacher), with
+    :class:`Returns`' G_student and G_teacher (λ_t = λ until the student has finished an
+    episode). The ratio needs G_teacher > 0.
+    """
+
+    def __init__(self, lam: float, teacher_return: Callable[[], float], window: int) -> None:
+        super().__init__(lam)
+        self.scores = Returns(teacher_return, window)
+
+    def decide(self, signals: Signals) -> tuple[float, dict[str, float]]:
+        teacher, student = self.scores.update(signals)
+        if not teacher > 0:
+            raise ValueError(f"lam_schedule=score needs the teacher's return G_teacher > 0, "
+                             f"got {teacher}: use another schedule (stop compares the scores "
+                             f"without a ratio)")
+        stats = {"teacher/teacher_return": teacher}
+        if student is None:
+            return self.lam, stats
+        lam = self.lam * max(0.0, 1.0 - student / teacher)
+        return lam, stats | {"teacher/student_return": student}
+
+    def state_dict(self) -> dict[str, Any]:
+        return self.scores.state_dict()
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.scores.load_state_dict(state)
 
 
 def mean_bounds(values: Sequence[float]) -> tuple[float, float] | None:
@@ -260,41 +278,46 @@ class AgreementStop(TeacherWeight):
 
 class Stop(AgreementStop):
     """Stop when the student has caught up or the teacher is shown to hurt: λ_t = λ until the
-    first rollout at which either G_student ≥ G_teacher (:class:`Score`'s returns: the mean
-    score of the student's last ``score_window`` episodes against the teacher's card score, or
-    its measured one) or :class:`AgreementStop`'s upper bound of ρ is below 0; 0 from then on.
+    first rollout at which either G_student ≥ G_teacher (:class:`Returns`: the mean score of the
+    student's last ``score_window`` episodes against the teacher's card score, or its measured
+    one) or :class:`AgreementStop`'s upper bound of ρ is below 0; 0 from then on.
 
     QDagger's weight λ · max(0, 1 − G_student / G_teacher) already falls with the student's
     score; it gives up part of a good teacher's help early (half of it at half the teacher's
-    score), while this rule keeps it whole until the student reaches the teacher. The
-    agreement bound covers the teacher whose score says nothing about its advice here (a
-    teacher of another game, or one whose card is wrong). Without ``teacher_return`` (a
-    multi-game run: no one score to set against the teacher's card) only the bound stops it.
+    score), while this rule keeps it whole until the student reaches the teacher. It compares
+    the scores without a ratio, so any sign of score works (a teacher that scores 0, or a game
+    with negative scores). The agreement bound covers the teacher whose score says nothing
+    about its advice here (a teacher of another game, or one whose card is wrong). Without
+    ``teacher_return`` (a multi-game run: no one score to set against the teacher's card) only
+    the bound stops it.
     """
 
     def __init__(self, lam: float, window: int, teacher_return: Callable[[], float] | None,
                  score_window: int) -> None:
         super().__init__(lam, window)
-        self.score = None if teacher_return is None else Score(lam, teacher_return, score_window)
+        self.scores = None if teacher_return is None else Returns(teacher_return, score_window)
 
     def decide(self, signals: Signals) -> tuple[float, dict[str, float]]:
-        if self.score is None or self.finished:
+        if self.scores is None or self.finished:
             return super().decide(signals)
-        weight, score_stats = self.score.decide(signals)
-        if weight == 0.0:  # G_student >= G_teacher
-            self.stopped_at = signals.step
-            return 0.0, score_stats | {"teacher/stopped_at": float(self.stopped_at)}
-        lam, stats = super().decide(signals)
-        return lam, score_stats | stats
+        teacher, student = self.scores.update(signals)
+        stats = {"teacher/teacher_return": teacher}
+        if student is not None:
+            stats["teacher/student_return"] = student
+            if student >= teacher:
+                self.stopped_at = signals.step
+                return 0.0, stats | {"teacher/stopped_at": float(self.stopped_at)}
+        lam, bound_stats = super().decide(signals)
+        return lam, stats | bound_stats
 
     def state_dict(self) -> dict[str, Any]:
-        score = None if self.score is None else self.score.state_dict()
-        return super().state_dict() | {"score": score}
+        scores = None if self.scores is None else self.scores.state_dict()
+        return super().state_dict() | {"score": scores}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         super().load_state_dict({k: v for k, v in state.items() if k != "score"})
-        if self.score is not None:
-            self.score.load_state_dict(state["score"])
+        if self.scores is not None:
+            self.scores.load_state_dict(state["score"])
 
 
 SCHEDULES = ("constant", "linear", "score", "agreement", "agreement_stop", "stop", "gradient")

@@ -31,6 +31,7 @@ import numpy as np
 
 from scripts.claims import Claim, read_claims, to_json
 from scripts.experiments import (
+    breakout_harmful,
     breakout_stop,
     breakout_teacher,
     cartpole_teacher,
@@ -241,7 +242,8 @@ def main(argv: list[str] | None = None) -> int:
             "(0.26% on CartPole, 0.8% on MinAtar, 0.01% on Breakout).\n\n")
     evaluations = [usefulness.evaluate(task) for task, _, _ in controls]
     signals = [*(usefulness.report(e, figures=FIGURES) for e in evaluations),
-               breakout_stop.report(), usefulness.why_default(evaluations)]
+               breakout_stop.report(), breakout_harmful.report(),
+               usefulness.why_default(evaluations)]
     text += "\n".join([*(section for _, section, _ in controls), *signals, breakout,
                         precision_check.report(), multitask,
                         breakout_section(), sweep_section(), supervised,

@@ -314,6 +314,19 @@ def test_stop_stops_once_the_student_reaches_the_teacher_or_the_bound_says_harm(
     assert lams == [2.0] * 4 + [0.0] * 2  # [-0.3, -0.31, -0.32]: upper bound below 0
 
 
+@pytest.mark.parametrize("teacher", [0.0, -15.0])
+def test_stop_compares_scores_of_any_sign_where_score_needs_a_positive_teacher(teacher):
+    """A teacher that scores 0 (a harmful one) or a game with negative scores (Pong): stop
+    compares G_student >= G_teacher, score's ratio G_student / G_teacher has no meaning."""
+    schedule = Stop(2.0, window=3, teacher_return=lambda: teacher, score_window=2)
+    assert schedule.decide(at(10))[0] == 2.0  # no episode yet
+    assert schedule.decide(at(20, returns=(teacher - 1.0,)))[0] == 2.0
+    lam, stats = schedule.decide(at(30, returns=(teacher + 3.0,)))  # mean teacher + 1
+    assert lam == 0.0 and stats["teacher/stopped_at"] == 30.0
+    with pytest.raises(ValueError, match="needs the teacher's return G_teacher > 0"):
+        Score(2.0, lambda: teacher, window=2).decide(at(10))
+
+
 def test_after_the_stop_the_learner_trains_as_rl_alone_without_calling_the_teacher():
     """Once a stop schedule has finished, a rollout skips the teacher's forward pass and the
     update is RL alone's: the same weights as a learner without a teacher, from the same
