@@ -18,7 +18,7 @@ import yaml
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from rl_auxgrad.envs import PROTOCOLS
+from rl_auxgrad.envs import PROTOCOLS, VectorEnv, make_vector_env
 from rl_auxgrad.envs.games import MULTI_SEP
 from rl_auxgrad.gating import GATES, Gate, gate_options, make_gate
 from rl_auxgrad.teacher_weight import SCHEDULES
@@ -54,6 +54,22 @@ class EnvConfig:
     """Up to this many no-op actions at the start of an episode."""
     threads: int = 0
     """Threads of the ALE's C++ vector env; 0 lets it choose."""
+    full_action_space: bool = False
+    """All 18 ALE actions instead of the game's minimal set (a multi-game run always has them),
+    e.g. single-game Breakout with the action set of the multi-task runs."""
+
+    def make(self, seed: int, *, num_envs: int | None = None,
+             life_loss_terminal: bool | None = None) -> VectorEnv:
+        """The vector env of these settings (``num_envs`` and ``life_loss_terminal`` override
+        the config's, e.g. for a scoring env)."""
+        return make_vector_env(
+            self.id, self.num_envs if num_envs is None else num_envs, seed=seed,
+            sticky_actions=self.sticky_actions,
+            life_loss_terminal=(self.life_loss_terminal if life_loss_terminal is None
+                                else life_loss_terminal),
+            frame_stack=self.frame_stack, frameskip=self.frameskip, noop_max=self.noop_max,
+            threads=self.threads, full_action_space=self.full_action_space,
+            protocol=self.protocol)
 
 
 @dataclass

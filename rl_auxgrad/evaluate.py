@@ -228,7 +228,7 @@ def _run_player(run: RunDir, device: torch.device) -> Player:
         agent.eval()
         return lambda obs, games: agent(obs, games).logits
 
-    return Player(config.env.id, make_policy, False, device)
+    return Player(config.env.id, make_policy, config.env.full_action_space, device)
 
 
 def _teacher_player(path: Path, game: str, device: torch.device) -> Player:

@@ -22,7 +22,7 @@ import torch
 
 from rl_auxgrad.agents.learner import Learner
 from rl_auxgrad.config import ConfigError, TrainConfig, is_run_name, resolve_device, to_yaml
-from rl_auxgrad.envs import VectorEnv, make_vector_env
+from rl_auxgrad.envs import VectorEnv
 from rl_auxgrad.interrupts import Interrupted, StopRequest
 from rl_auxgrad.run_dir import RunDir, default_runs_dir
 from rl_auxgrad.run_logger import SCORE_WINDOW, RunLogger, card_scores
@@ -162,10 +162,7 @@ def _prepare(config: TrainConfig, directory: RunDir, state: dict | None,
     device = resolve_device(config.device)
     torch.manual_seed(config.seed)
     e = config.env
-    env = make_vector_env(e.id, e.num_envs, seed=config.seed, sticky_actions=e.sticky_actions,
-                          life_loss_terminal=e.life_loss_terminal, frame_stack=e.frame_stack,
-                          frameskip=e.frameskip, noop_max=e.noop_max, threads=e.threads,
-                          protocol=e.protocol)
+    env = e.make(config.seed)
     try:
         if config.video_every:
             check_filmable(e.id)

@@ -182,7 +182,7 @@ def training_video(config: TrainConfig, agent: torch.nn.Module, device: torch.de
     with Film(e.id, policy, seed=VIDEO_SEED, sticky_actions=e.sticky_actions,
               deterministic=False, max_frames=TRAINING_FRAMES, device=device,
               frame_stack=e.frame_stack, frameskip=e.frameskip, noop_max=e.noop_max,
-              protocol=e.protocol) as film:
+              full_action_space=e.full_action_space, protocol=e.protocol) as film:
         save(path, _keeping(film, kept), film.fps)
         gif = gif_bytes(kept, film.fps)
     return gif, kept[0].shape[:2]

@@ -71,7 +71,7 @@ def ours(steps: int, overrides: list[str], teacher_dir: Path | None = None) -> f
     unless ``overrides`` name a schedule (the default, stop, would measure a teacher without a
     card by playing it first)."""
     config = load_config(CONFIG, [f"total_steps={steps}", CONSTANT, *overrides])
-    env = make_vector_env(config.env.id, config.env.num_envs, seed=0)
+    env = config.env.make(0)
     device = torch.device("cpu")
     teacher = load_teacher(teacher_dir, env.spec, device) if teacher_dir else None
     learner = Learner(config, env.spec, device, teacher)

@@ -27,7 +27,6 @@ import torch
 
 from rl_auxgrad.agents.build import build_agent, torso_name
 from rl_auxgrad.config import ConfigError, TrainConfig
-from rl_auxgrad.envs import make_vector_env
 from rl_auxgrad.evaluate import score_path
 from rl_auxgrad.run_dir import RunDir, default_runs_dir
 from rl_auxgrad.runs import RunSpec, run_one
@@ -46,7 +45,7 @@ def train_run(args: argparse.Namespace) -> Path:
 
 def export(run: Path, out: Path, args: argparse.Namespace, made_by: str) -> dict:
     config: TrainConfig = RunDir(run).config()
-    env = make_vector_env(config.env.id, 1, seed=0)
+    env = config.env.make(0, num_envs=1)
     spec = env.spec
     env.close()
     agent = build_agent(config, spec)

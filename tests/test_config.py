@@ -45,6 +45,16 @@ def test_the_zoo_protocol_is_chosen_with_no_sticky_actions():
     assert (config.env.protocol, config.env.sticky_actions) == ("zoo", 0.0)
 
 
+def test_the_env_config_makes_its_env_with_every_setting():
+    breakout = Path(__file__).parents[1] / "configs" / "breakout.yaml"
+    config = load_config(breakout, ["env.full_action_space=true", "env.num_envs=3",
+                                    "env.protocol=zoo", "env.sticky_actions=0"])
+    with config.env.make(0) as env:
+        assert (env.spec.num_envs, env.spec.num_actions) == (3, 18)
+    with load_config(breakout).env.make(0, num_envs=1) as env:
+        assert (env.spec.num_envs, env.spec.num_actions) == (1, 4)
+
+
 def test_teacher_path_none_means_no_teacher():
     assert load_config(None, ["teacher.path=none"]).teacher.path is None
 

@@ -29,7 +29,7 @@ from rl_auxgrad.agents.losses import (
 )
 from rl_auxgrad.agents.networks import AgentOutput
 from rl_auxgrad.config import TrainConfig, build_gate
-from rl_auxgrad.envs import EnvSpec, Episode, VectorEnv, make_vector_env
+from rl_auxgrad.envs import EnvSpec, Episode, VectorEnv
 from rl_auxgrad.envs.games import MULTI_SEP
 from rl_auxgrad.gating import (
     Attittud,
@@ -89,11 +89,8 @@ def _teacher_return(config: TrainConfig, teacher: Teacher, device: torch.device
         return lambda: float(score["mean"])
 
     def measure() -> float:
-        e, t = config.env, config.teacher
-        env = make_vector_env(e.id, t.score_episodes, seed=config.seed,
-                              sticky_actions=e.sticky_actions, life_loss_terminal=False,
-                              frame_stack=e.frame_stack, frameskip=e.frameskip,
-                              noop_max=e.noop_max, threads=e.threads, protocol=e.protocol)
+        env = config.env.make(config.seed, num_envs=config.teacher.score_episodes,
+                              life_loss_terminal=False)
         try:
             return play_return(teacher, env, config.seed, device)
         finally:
