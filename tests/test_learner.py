@@ -196,7 +196,8 @@ def test_lambda_decays_linearly_for_kickstarting():
 
 def test_multi_game_update_gates_each_game_against_a_breakout_teacher(tmp_path):
     """Breakout+MsPacman with a 4-action Breakout teacher mapped into the 18 actions by
-    meaning: one (RL, KL) pair per game, per-game gate stats."""
+    meaning: one (RL, KL) pair per game, per-game gate stats, and the agreement ρ of each game
+    beside the whole rollout's."""
     breakout = make_vector_env("Breakout", 1, seed=0, threads=1)
     torch.manual_seed(0)
     net = ActorCritic(make_torso("nature", breakout.spec.obs_shape), breakout.spec.num_actions)
@@ -205,7 +206,7 @@ def test_multi_game_update_gates_each_game_against_a_breakout_teacher(tmp_path):
     config = load_config(None, ["env.id=Breakout+MsPacman", "env.num_envs=1", "env.threads=1",
                                 "agent.num_steps=8", "agent.num_minibatches=2",
                                 "agent.update_epochs=1", "total_steps=1000", "gate.name=cosine",
-                                "teacher.lam_schedule=constant"])
+                                "teacher.lam_schedule=agreement_stop"])
     env = make_vector_env(config.env.id, 1, seed=0, threads=1)
     teacher = load_native(tmp_path / "t", env.spec, torch.device("cpu"))
     learner = Learner(config, env.spec, torch.device("cpu"), teacher)
@@ -215,6 +216,8 @@ def test_multi_game_update_gates_each_game_against_a_breakout_teacher(tmp_path):
     stats = learner.learn(rollout)
     assert {"gate/weight/Breakout", "gate/weight/MsPacman",
             "losses/teacher_kl/MsPacman"} <= set(stats)
+    per_game = [stats[f"teacher/agreement/{game}"] for game in ("Breakout", "MsPacman")]
+    assert all(-1 <= rho <= 1 for rho in per_game) and per_game[0] != per_game[1]
     env.close()
 
 

@@ -247,8 +247,9 @@ class Learner:
     def _decide_lam(self, rollout: Rollout, advantages: Tensor) -> tuple[float,
                                                                          dict[str, float]]:
         """λ_t for this update from the teacher-weight schedule, and what to log: ``lam``
-        (teacher/lam), ``teacher/agreement`` (this rollout's ρ, whatever the schedule) and the
-        schedule's own statistics. Without a teacher: the configured λ, unused."""
+        (teacher/lam), ``teacher/agreement`` (this rollout's ρ, whatever the schedule; in a
+        multi-game run also each game's, ``teacher/agreement/<game>``, over that game's envs)
+        and the schedule's own statistics. Without a teacher: the configured λ, unused."""
         if self.teacher_weight is None:
             return self.config.teacher.lam, {}
         if rollout.teacher_logits is None:  # the schedule has finished: RL alone from here
@@ -257,6 +258,11 @@ class Learner:
                                           rollout.actions)
         rho = float(agreement(advantages, teacher_logprob, rollout.logprobs))
         lam, stats = self.teacher_weight.decide(Signals(self.global_step, rollout.returns, rho))
+        if len(self.spec.games) > 1:
+            for g, game in enumerate(self.spec.games):
+                envs = rollout.game_ids == g
+                stats[f"teacher/agreement/{game}"] = float(agreement(
+                    advantages[:, envs], teacher_logprob[:, envs], rollout.logprobs[:, envs]))
         return lam, stats | {"lam": lam, "teacher/agreement": rho}
 
     def _teacher_finished(self) -> bool:
