@@ -3,9 +3,9 @@
 A record is one ``.npz`` file holding every tensorboard scalar of a run exactly as
 tensorboard's ``EventAccumulator`` reads it back (agent steps as int64, values as float64, so
 a report made from the record is byte for byte the report made from the events), the run's
-``config.yaml`` and its teacher record as text. It is written with ``numpy.savez_compressed``
-and read with ``allow_pickle=False``: no object arrays, nothing unpickled. Checkpoints and raw
-events stay in the ignored run directory.
+``config.yaml``, its teacher record and its sessions' hardware (``hardware.json``) as text. It
+is written with ``numpy.savez_compressed`` and read with ``allow_pickle=False``: no object
+arrays, nothing unpickled. Checkpoints and raw events stay in the ignored run directory.
 """
 
 from __future__ import annotations
@@ -24,6 +24,8 @@ from rl_auxgrad.run_dir import RunDir
 SUFFIX = ".npz"
 _CONFIG = "config_yaml"
 _TEACHER = "teacher_record_json"
+_HARDWARE = "hardware_json"
+"""Absent from records written before runs recorded their hardware."""
 
 
 Scalars = dict[str, tuple[np.ndarray, np.ndarray]]
@@ -62,6 +64,8 @@ def write_record(run: RunDir, out: Path) -> Path:
     arrays[_CONFIG] = np.array(run.config_file.read_text())
     teacher = run.teacher_record()
     arrays[_TEACHER] = np.array(json.dumps(teacher) if teacher is not None else "")
+    hardware = run.hardware()
+    arrays[_HARDWARE] = np.array(json.dumps(hardware) if hardware is not None else "")
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.tmp.npz")
     np.savez_compressed(tmp, **arrays)
@@ -81,12 +85,16 @@ def _load(path: str, stamp: int) -> dict[str, Any]:
         scalars = {str(data[f"tag{i}"]): (data[f"steps{i}"], data[f"values{i}"])
                    for i in range(count)}
         teacher = str(data[_TEACHER])
+        hardware = str(data[_HARDWARE]) if _HARDWARE in data.files else ""
         return {"scalars": scalars, "config": str(data[_CONFIG]),
-                "teacher": json.loads(teacher) if teacher else None}
+                "teacher": json.loads(teacher) if teacher else None,
+                "hardware": json.loads(hardware) if hardware else None}
 
 
 def read_record(path: Path) -> dict[str, Any]:
-    """``{"scalars": {tag: (steps, values)}, "config": yaml text, "teacher": dict | None}``."""
+    """``{"scalars": {tag: (steps, values)}, "config": yaml text, "teacher": dict | None,
+    "hardware": [{"step", "device"}, ...] | None}`` (None: the run did not record it,
+    :meth:`~rl_auxgrad.run_dir.RunDir.hardware`)."""
     return _load(str(path), path.stat().st_mtime_ns)
 
 

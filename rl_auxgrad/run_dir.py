@@ -10,7 +10,10 @@ A run directory (``runs/<name>/`` by default) holds:
 - ``events.out.tfevents.*``: tensorboard scalars;
 - ``videos/step_<N>.mp4``: with ``video_every``, the agent filmed at agent step N;
 - ``forked_from.json``: for a run forked from another's checkpoint (``--fork``), which run,
-  which step and the SHA-256 of that checkpoint.
+  which step and the SHA-256 of that checkpoint;
+- ``hardware.json``: the device each training session ran on, ``[{"step": S, "device": D}]``
+  with S the agent step the session started from; a fork starts with its source's sessions
+  before the fork's step (runs made before this file was written lack it).
 
 An evidence agent shipped in ``agents/<name>/`` is a run reduced to ``config.yaml`` and the
 policy's weights, ``model.safetensors`` (no optimizer state; it may be stored as float16).
@@ -53,6 +56,7 @@ class RunDir:
     TEACHER_RECORD = "teacher_record.json"
     LEGACY_TEACHER_RECORD = "teacher.json"
     FORK_RECORD = "forked_from.json"
+    HARDWARE = "hardware.json"
     VIDEOS = "videos"
     WEIGHTS = "model.safetensors"
     """An evidence agent's weights (policy only) in place of a checkpoint."""
@@ -109,6 +113,22 @@ class RunDir:
 
     def write_fork_record(self, record: dict[str, Any]) -> None:
         _write_atomically(self.path / self.FORK_RECORD, json.dumps(record, indent=2) + "\n")
+
+    def hardware(self) -> list[dict[str, Any]] | None:
+        """The sessions' devices, ``[{"step": start step, "device": name}]`` in order, or None
+        for a run that did not record them."""
+        path = self.path / self.HARDWARE
+        return json.loads(path.read_text()) if path.is_file() else None
+
+    def write_hardware(self, sessions: list[dict[str, Any]]) -> None:
+        _write_atomically(self.path / self.HARDWARE, json.dumps(sessions, indent=1) + "\n")
+
+    def record_session(self, step: int, device: str) -> None:
+        """Records that a session from agent step ``step`` runs on ``device``, after the
+        recorded sessions that started before ``step``; those from ``step`` on trained past the
+        checkpoint this one resumes from, and their work is discarded like their events."""
+        sessions = [s for s in self.hardware() or [] if s["step"] < step]
+        self.write_hardware([*sessions, {"step": step, "device": device}])
 
     def remove_temporaries(self) -> list[Path]:
         """Deletes the temporary files of writes a kill interrupted (``.<name>.*.tmp``, see

@@ -55,11 +55,16 @@ class Scores:
 
 class RunLogger:
     """Writes ``charts/…``, ``losses/…``, ``gate/…`` and ``teacher/…`` scalars against agent
-    steps. A run's first events also get :data:`LAYOUT` and ``texts`` (tag → markdown)."""
+    steps. A run's first events also get :data:`LAYOUT` and ``texts`` (tag → markdown).
+
+    ``charts/SPS`` is this sitting's mean speed, (step − start_step) / seconds since it started;
+    ``charts/wall_time`` is the seconds of training of every sitting so far: ``earlier_seconds``
+    (those before this one, which the checkpoint carries) plus this sitting's. It is not logged
+    when ``earlier_seconds`` is None (unknown: a checkpoint written before it was counted)."""
 
     def __init__(self, directory: RunDir, total_steps: int, start_step: int, rollout_steps: int,
                  games: tuple[str, ...], texts: dict[str, str], constants: dict[str, float],
-                 show_progress: bool = True) -> None:
+                 show_progress: bool = True, earlier_seconds: float | None = 0.0) -> None:
         first = not directory.event_files()  # a new run, a fork, or a restart from step 0
         # Resuming from a checkpoint at start_step: drop the events a killed run logged after
         # it (steps > start_step), keep those up to start_step, which the checkpoint covers,
@@ -76,6 +81,7 @@ class RunLogger:
         self.recent: deque[float] = deque(maxlen=SCORE_WINDOW)
         self.episode_count, self.best_mean = 0, None
         self.start_step, self.start_time = start_step, time.perf_counter()
+        self.earlier_seconds = earlier_seconds
         self.progress = Progress(
             TextColumn("[bold]{task.fields[name]}"), BarColumn(),
             TextColumn("{task.fields[steps]}"), TextColumn("{task.fields[sps]:,.0f} SPS"),
@@ -108,11 +114,14 @@ class RunLogger:
                                        step)
 
     def update(self, step: int, stats: dict[str, float]) -> None:
-        sps = (step - self.start_step) / max(time.perf_counter() - self.start_time, 1e-9)
+        elapsed = self.elapsed()
+        sps = (step - self.start_step) / max(elapsed, 1e-9)
         for tag, value in (stats | self.constants).items():
             name = {"lr": "charts/learning_rate", "lam": "teacher/lam"}.get(tag, tag)
             self.writer.add_scalar(name, value, step)
         self.writer.add_scalar("charts/SPS", sps, step)
+        if self.earlier_seconds is not None:
+            self.writer.add_scalar("charts/wall_time", self.earlier_seconds + elapsed, step)
         mean = f"{sum(self.recent) / len(self.recent):.1f}" if self.recent else "-"
         self.progress.update(self.task, completed=step, sps=sps, ret=mean,
                              steps=self.steps_text(step))
@@ -125,6 +134,11 @@ class RunLogger:
     def elapsed(self) -> float:
         """Seconds since this sitting's logger started."""
         return time.perf_counter() - self.start_time
+
+    def wall_time(self) -> float | None:
+        """Seconds of training of every sitting so far (None if the earlier ones are unknown):
+        what a checkpoint saves, so that the next sitting continues the count."""
+        return None if self.earlier_seconds is None else self.earlier_seconds + self.elapsed()
 
     def video(self, step: int, gif: bytes, size: tuple[int, int]) -> None:
         """An animated GIF of (height, width) ``size`` as image ``videos/episode`` (the summary

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import shlex
 import signal
 import sys
@@ -35,6 +36,10 @@ class TrainingDiverged(RuntimeError):
     """A loss, a weight or an optimizer statistic became NaN or infinite; the last finite
     checkpoint is kept."""
 
+
+WALL_TIME = "wall_time"
+"""Checkpoint field: seconds of training of every sitting up to the checkpoint (absent from
+checkpoints written before it was counted; a run resumed from one logs no charts/wall_time)."""
 
 SAFE_ON_RESUME = frozenset({"total_steps", "checkpoint_every", "checkpoint_minutes", "device",
                             "cpu_threads", "env.threads", "video_every"})
@@ -133,6 +138,9 @@ def _fork(source: RunDir, saved: TrainConfig, config: TrainConfig, state: dict |
     run = _prepare(config, directory, state, source.checkpoint_file)
     _create(run, {"source": str(source.path), "step": state["learner"]["global_step"],
                   "sha256": source.checkpoint_sha256()})
+    hardware = source.hardware()
+    if hardware is not None:  # like the wall time, the fork counts its source's sessions
+        directory.write_hardware(hardware)
     return run
 
 
@@ -235,10 +243,12 @@ def train(run: Run, stop_after: int | None = None, deadline: float | None = None
         obs = env.reset((config.seed + learner.global_step) % 2**30)
     start_step = learner.global_step
     card = run.teacher.card if run.teacher is not None else {}
+    earlier = run.resume_state.get(WALL_TIME) if run.resume_state is not None else 0.0
     logger = RunLogger(directory, config.total_steps, start_step,
                        config.agent.num_steps * env.spec.num_envs, env.spec.games,
                        _texts(config, run.teacher), card_scores(card, env.spec.games),
-                       show_progress)
+                       show_progress, earlier)
+    directory.record_session(start_step, device_name(learner.device))
     resume_hint = f"python -m rl_auxgrad.train --resume {directory.path}"
     last_save = time.monotonic()
     try:
@@ -272,9 +282,11 @@ def train(run: Run, stop_after: int | None = None, deadline: float | None = None
                     (minutes > 0 and time.monotonic() - last_save >= 60 * minutes)
                 if finished or stopping or due:
                     logger.flush()  # the events up to the checkpoint survive a kill after it
-                    directory.save_checkpoint({"learner": learner.state_dict(),
-                                               "env": env.state_dict(),
-                                               "obs": torch.from_numpy(obs)}, step)
+                    state = {"learner": learner.state_dict(), "env": env.state_dict(),
+                             "obs": torch.from_numpy(obs)}
+                    if (wall_time := logger.wall_time()) is not None:
+                        state[WALL_TIME] = wall_time
+                    directory.save_checkpoint(state, step)
                     last_save = time.monotonic()
                 if stop.signum is not None and not finished:
                     raise Interrupted(stop.signum, f"{signal.Signals(stop.signum).name} at step "
@@ -288,6 +300,13 @@ def train(run: Run, stop_after: int | None = None, deadline: float | None = None
     if report is not None:
         print(_summary(logger, directory, learner.global_step), file=report)
     return directory
+
+
+def device_name(device: torch.device) -> str:
+    """What a session trains on: the GPU's name, or ``CPU (N cores)``."""
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return f"CPU ({os.cpu_count()} cores)"
 
 
 def _crossed(step: int, steps: int, every: int) -> bool:

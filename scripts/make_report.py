@@ -31,6 +31,7 @@ import numpy as np
 
 from scripts.claims import Claim, read_claims, to_json
 from scripts.experiments import (
+    atari_budget,
     breakout_harmful,
     breakout_stop,
     breakout_teacher,
@@ -206,7 +207,8 @@ with the numbers and, where the experiment's statistics explain it, why.
 
 Not attempted, or not at the papers' scale: ImageNet class pairs (digits instead: the
 supervised section says why), Atari runs at the papers' budgets (these machines have 2 CPU
-cores; the Atari sections state the budgets reached).
+cores; the Atari sections state the budgets reached, and the Atari budget section lists every
+run's steps and wall time).
 """
 
 
@@ -246,7 +248,7 @@ def main(argv: list[str] | None = None) -> int:
                usefulness.why_default(evaluations)]
     text += "\n".join([*(section for _, section, _ in controls), *signals, breakout,
                         precision_check.report(), multitask,
-                        breakout_section(), sweep_section(), supervised,
+                        breakout_section(), atari_budget.report(), sweep_section(), supervised,
                         papers_section(rows + supervised_claims)])
     (DOCS / "RESULTS.md").write_text(text)
     print(text)

@@ -16,11 +16,13 @@ from torch.utils.tensorboard import SummaryWriter
 
 from rl_auxgrad import train as train_module
 from rl_auxgrad.agents.networks import ActorCritic, make_torso
+from rl_auxgrad.records import write_record
 from rl_auxgrad.run_dir import RUNS_ENV, RunDir
 from rl_auxgrad.runs import RunSpec, finished, run_one, scalars
 from scripts.claims import Claim, bullet, from_json, read_claims, write_claims
 from scripts.experiments import (
     aggregate,
+    atari_budget,
     breakout_teacher,
     cartpole_teacher,
     control_teacher,
@@ -411,3 +413,92 @@ def test_precision_check_plans_bf16_rl_alone_and_reports_what_has_not_run(tmp_pa
     for module in (precision_check, multitask_teacher):
         monkeypatch.setattr(module, "EXPERIMENT", Experiment(module.EXPERIMENT.name, tmp_path))
     assert "| bf16 | not run yet |" in precision_check.report()
+
+
+def sitting(start: int, durations: list[float], stride: int = 1024
+            ) -> tuple[list[int], list[float]]:
+    """The (step, charts/SPS) points a session from ``start`` logs when its updates take
+    ``durations`` seconds: the mean speed since the session started."""
+    elapsed = np.cumsum(durations)
+    steps = [start + stride * (i + 1) for i in range(len(durations))]
+    return steps, [(step - start) / t for step, t in zip(steps, elapsed, strict=True)]
+
+
+def test_sps_sessions_sum_each_sessions_time_across_resumes():
+    fast, slow = [2.0] * 30, [8.0, 20.0, 9.0, 6.0, 8.0] * 4  # slow: one update 2.5x the last
+    sessions = [sitting(0, slow), sitting(20 * 1024, [1.0] * 10),  # resumed faster
+                sitting(30 * 1024, fast), sitting(60 * 1024, [5.0, 6.0, 4.0])]  # and slower
+    steps = np.concatenate([s for s, _ in sessions])
+    sps = np.concatenate([v for _, v in sessions])
+    estimated = atari_budget.sps_sessions(steps, sps)
+    np.testing.assert_allclose(estimated, [sum(slow), 10.0, sum(fast), 15.0])
+    gap = np.delete(np.arange(len(steps)), 29)  # the point before a resume lost: not counted
+    np.testing.assert_allclose(atari_budget.sps_sessions(steps[gap], sps[gap]),
+                               [sum(slow), 9.0, sum(fast), 15.0])
+    forked = sitting(5 * 1024, [3.0, 3.0])  # a first session that starts past step 0
+    assert atari_budget.sps_sessions(*forked) == pytest.approx([6.0])
+    assert atari_budget.sps_sessions(np.array([]), np.array([])) == []
+
+
+def test_wall_time_is_the_logged_one_else_the_estimate_from_sps():
+    steps, sps = (np.array(x) for x in sitting(0, [2.0, 2.0, 2.0]))
+    logged = {"charts/SPS": (steps, sps), "charts/wall_time": (steps, np.array([2., 4., 7.]))}
+    assert atari_budget.wall_time(logged) == (7.0, "charts/wall_time")
+    seconds, how = atari_budget.wall_time({"charts/SPS": (steps, sps)})
+    assert seconds == pytest.approx(6.0) and how == "estimate from charts/SPS, 1 session"
+    assert atari_budget.wall_time({}) == (None, "not logged")
+
+
+def write_atari_run(directory: Path, config: str, scalars: dict[str, list[tuple[int, float]]],
+                    devices: list[str] | None = None) -> RunDir:
+    """A run directory with ``config.yaml``, events of ``scalars`` and, if given, a session per
+    device (one per 1024 steps)."""
+    run = RunDir(directory)
+    run.path.mkdir(parents=True)
+    run.config_file.write_text(config)
+    writer = SummaryWriter(str(directory))
+    for tag, points in scalars.items():
+        for step, value in points:
+            writer.add_scalar(tag, value, step)
+    writer.close()
+    for i, device in enumerate(devices or []):
+        run.record_session(1024 * i, device)
+    return run
+
+
+def test_the_budget_lists_every_atari_record_with_its_steps_protocol_hardware_and_time(tmp_path):
+    steps, sps = sitting(0, [3600.0, 3600.0])
+    old = write_atari_run(tmp_path / "runs" / "a", "seed: 3\nenv:\n  id: Breakout\n", {
+        "charts/SPS": list(zip(steps, sps, strict=True)),
+        "charts/episodic_return": [(1000, 1.0), (2000, 2.0)]})
+    new = write_atari_run(tmp_path / "runs" / "b", "seed: 1\nenv:\n  id: Breakout+MsPacman\n"
+                          "  protocol: zoo\n", {
+                              "charts/SPS": [(1024, 1.0), (2048, 1.0)],
+                              "charts/wall_time": [(1024, 900.0), (2048, 1800.0)],
+                              "charts/episodic_return": [(1500, 1.0)]},
+                          ["NVIDIA H200", "CPU (2 cores)", "NVIDIA H200"])
+    control = write_atari_run(tmp_path / "runs" / "c", "seed: 1\nenv:\n  id: CartPole-v1\n",
+                              {"charts/SPS": [(256, 1.0)]})
+    records = tmp_path / "data"
+    write_record(old, records / "e" / "rl+kl__seed3.npz")
+    write_record(new, records / "e" / "stop__seed1.npz")
+    write_record(control, records / "e" / "cartpole__seed1.npz")
+    assert [atari_budget.budget(path, records).record
+            for path in atari_budget.atari_records(records)] == ["e/rl+kl__seed3", "e/stop__seed1"]
+    text = atari_budget.report(records)
+    assert text.startswith("## Atari budget\n")
+    assert ("| `e/rl+kl__seed3` | rl+kl | 3 | 2,000 | v5 | CPU (2 cores) † | 2.00 | estimate "
+            "from charts/SPS, 1 session |") in text
+    assert ("| `e/stop__seed1` | stop | 1 | 1,500 | zoo | NVIDIA H200, CPU (2 cores) | 0.50 | "
+            "charts/wall_time |") in text
+    assert "**2 runs,\n3,500 agent steps, 2.5 wall hours in all**" in text
+    assert "cartpole" not in text
+
+
+def test_the_budget_of_the_committed_records_names_each_one_once():
+    names = {b.record for b in map(atari_budget.budget, atari_budget.atari_records())}
+    committed = {str(p.relative_to(ROOT / "docs" / "data").with_suffix(""))
+                 for p in (ROOT / "docs" / "data").glob("*/*.npz")}
+    assert names == committed | {"breakout_ppo_noteacher"}
+    reused = atari_budget.budget(ROOT / "docs" / "data" / "breakout_ppo_noteacher.npz")
+    assert (reused.method, reused.seed, reused.protocol) == ("rl_alone", 1, "v5")

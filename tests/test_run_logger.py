@@ -1,20 +1,24 @@
 """What a run shows: tensorboard's custom-scalars layout, the config and teacher card as text,
-the teacher's card score as a line, and the end-of-run lines of ``python -m rl_auxgrad.train``."""
+the teacher's card score as a line, its wall time and hardware across sittings, and the
+end-of-run lines of ``python -m rl_auxgrad.train``."""
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from tensorboard.plugins.custom_scalar import layout_pb2, metadata
 
+from rl_auxgrad import records, training
 from rl_auxgrad import train as train_module
 from rl_auxgrad.agents.networks import ActorCritic, make_torso
+from rl_auxgrad.checkpoint import load_state, save_state
 from rl_auxgrad.envs import Episode, make_vector_env
-from rl_auxgrad.run_dir import RunDir
+from rl_auxgrad.run_dir import STEP_KEY, RunDir
 from rl_auxgrad.run_logger import LAYOUT, RunLogger, Scores, card_scores
 from rl_auxgrad.teachers import save_teacher
 
@@ -107,3 +111,61 @@ def test_the_last_lines_say_where_the_run_is_its_scores_and_how_to_look_at_it(tm
     assert err[0] == f"stopped: {tmp_path / 'cut'} at 256 agent steps of total_steps=1,024, " \
                      "with a checkpoint"
     assert err[-1] == f"  continue: python -m rl_auxgrad.train --resume {tmp_path / 'cut'}"
+
+
+def test_wall_time_counts_every_sitting_and_a_resume_continues_from_the_checkpoints(tmp_path):
+    assert run(tmp_path, "total_steps=768", "name=w", "teacher.path=none",
+               "--stop-after", "256") == 0
+    directory = RunDir(tmp_path / "w")
+    before = directory.load_checkpoint()[training.WALL_TIME]
+    assert train_module.main(["--resume", str(directory.path), "--no-progress"]) == 0
+    scalars = records.run_scalars(directory.path)
+    steps, wall = scalars["charts/wall_time"]
+    assert steps.tolist() == [256, 512, 768]
+    assert 0 < wall[0] <= before < wall[1] < wall[2]
+    assert directory.load_checkpoint()[training.WALL_TIME] >= wall[2]
+    sps_steps, sps = scalars["charts/SPS"]  # the second sitting's speed counts from step 256
+    np.testing.assert_allclose((wall[1:] - before) * sps[1:], sps_steps[1:] - 256, rtol=1e-4)
+
+
+def test_a_resume_from_a_checkpoint_without_wall_time_logs_none(tmp_path):
+    assert run(tmp_path, "total_steps=768", "name=old", "teacher.path=none",
+               "--stop-after", "256") == 0
+    directory = RunDir(tmp_path / "old")
+    state = directory.load_checkpoint()
+    del state[training.WALL_TIME]  # as written before wall time was counted
+    save_state(directory.checkpoint_file, state, {STEP_KEY: "256"})
+    assert train_module.main(["--resume", str(directory.path), "--no-progress"]) == 0
+    assert directory.reached() == 768
+    steps, _ = records.run_scalars(directory.path)["charts/wall_time"]
+    assert steps.tolist() == [256]  # the first sitting's; unknown from the resume on
+    assert training.WALL_TIME not in load_state(directory.checkpoint_file)
+
+
+def test_each_sitting_records_its_hardware_and_a_fork_keeps_its_sources(tmp_path):
+    cpu = training.device_name(torch.device("cpu"))
+    assert re.fullmatch(r"CPU \(\d+ cores\)", cpu)
+    assert run(tmp_path, "total_steps=768", "name=h", "teacher.path=none",
+               "--stop-after", "256") == 0
+    directory = RunDir(tmp_path / "h")
+    assert train_module.main(["--resume", str(directory.path), "--no-progress"]) == 0
+    sessions = [{"step": 0, "device": cpu}, {"step": 256, "device": cpu}]
+    assert directory.hardware() == sessions
+    record = records.write_record(directory, tmp_path / "h.npz")
+    assert records.read_record(record)["hardware"] == sessions
+    assert train_module.main(["--resume", str(directory.path), "--fork", "f", "--no-progress",
+                              "total_steps=1024"]) == 0
+    fork = RunDir(tmp_path / "f")
+    assert fork.hardware() == [*sessions, {"step": 768, "device": cpu}]
+    assert fork.load_checkpoint()[training.WALL_TIME] > \
+        directory.load_checkpoint()[training.WALL_TIME]
+
+
+def test_a_session_replaces_those_whose_work_its_checkpoint_discards(tmp_path):
+    directory = RunDir(tmp_path)
+    assert directory.hardware() is None
+    for step, device in [(0, "a"), (256, "b"), (512, "c"), (256, "d")]:
+        directory.record_session(step, device)
+    assert directory.hardware() == [{"step": 0, "device": "a"}, {"step": 256, "device": "d"}]
+    directory.record_session(0, "e")  # started again from step 0
+    assert directory.hardware() == [{"step": 0, "device": "e"}]
