@@ -82,7 +82,7 @@ def test_the_pass_table_tests_each_condition_on_the_seeds_both_methods_recorded(
     assert [c.verdict for _, c, _ in rows["cosine"]][1:] == ["inferior"] * 3
     assert all(c is None for _, c, _ in rows["kickstarting"])
     for key in list(record.curves):  # the figure's other tags
-        for tag in ("teacher/lam", "teacher/agreement", "gate/weight"):
+        for tag in ("teacher/lam", "teacher/agreement", "gate/weight", "gate/cosine"):
             record.curves[key.replace(usefulness.RETURN, tag)] = rng.normal(0, 1, 50)
     record.save()
     evaluation = usefulness.evaluate(TASK, tmp_path / "r.npz", reps=200)
@@ -97,6 +97,36 @@ def test_the_pass_table_tests_each_condition_on_the_seeds_both_methods_recorded(
     assert ranks[0].method == "score" and {r.method for r in ranks[1:3]} == {"cosine", "rl+kl"}
     assert [sum(r.passes.values()) for r in ranks] == [3, 1, 1, 0]  # kickstarting: 2 seeds
     assert ranks[0].passes == {TASK.name: 3} and ranks[0].relative_auc[TASK.name] > 1
+
+
+def test_controls_compare_the_cosine_gate_with_the_matched_constant_it_was_matched_to(tmp_path):
+    """The matched constant's runs are named by λ·w̄ (w̄ in the record's meta): cosine at 100
+    against the matched constant at 80 is better everywhere, against its shuffled weights (100)
+    only inconclusive or non-inferior; a uniform-teacher run of one seed gets no verdict."""
+    meta = {"steps": 1000, "lam": 3.0, "bins": 50, "seeds": list(range(11, 17)),
+            "command": "c", "hardware": "h", "matched_weight": {"good": 0.25, "harmful": 0.5}}
+    record = usefulness.UsefulnessRecord(tmp_path / "r.npz", meta)
+    rng = np.random.default_rng(1)
+    levels = {("good", "cosine"): 100, ("good", "matched_constant"): 80,
+              ("good", "cosine_shuffled"): 100, ("uniform", "cosine"): 100,
+              ("good", "rl_alone"): 100}
+    for (teacher, method), level in levels.items():
+        lam = usefulness.run_lam(record, teacher, method)
+        for seed in (11,) if teacher == "uniform" else range(11, 17):
+            key = f"{teacher}/{usefulness.run_name(method, lam, seed)}"
+            record.curves[f"{key}/{usefulness.RETURN}"] = _curve(level) + rng.normal(0, 1, 50)
+            record.curves[f"{key}/gate/weight"] = _curve(0.3)
+            record.curves[f"{key}/gate/cosine"] = _curve(-0.1)
+    assert usefulness.run_lam(record, "good", "matched_constant") == 0.75
+    assert usefulness.run_lam(record, "uniform", "matched_constant") is None
+    assert usefulness.recorded_seeds(record, "good", "matched_constant") == list(range(11, 17))
+    text = usefulness.controls_section(record, reps=200)
+    rows = {line.split(" | ")[0] + " | " + line.split(" | ")[1]: line
+            for line in text.splitlines() if line.count(" | ") > 2}
+    assert rows["| matched_constant | good"].count("better") == 3
+    assert "n 6" in rows["| matched_constant | good"]
+    assert "better" not in rows["| cosine_shuffled | good"]
+    assert "| cosine | – (n 1) |" in text and "| cosine | uniform | 11 | 0.3" in text
 
 
 def test_default_method_is_the_default_configs_gate_and_schedule():

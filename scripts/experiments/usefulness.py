@@ -199,18 +199,37 @@ CONDITIONS = (("i", "early", "rl+kl", "good", "early return ≥ RL + KL's (δ 5%
 needs both of its rows."""
 
 
+def run_lam(record: Record, teacher: str, method: str) -> float | None:
+    """The λ in the names of ``method``'s runs with ``teacher``: the matched constant's λ·w̄
+    (w̄ fixed in the record's meta; None before it is), every other method's the experiment's
+    λ."""
+    if method != "matched_constant":
+        return float(record.meta["lam"])
+    weight = record.meta.get("matched_weight", {}).get(teacher)
+    return None if weight is None else record.meta["lam"] * weight
+
+
+def runs(record: Record, teacher: str, method: str, seeds: list[int], tag: str = RETURN
+         ) -> np.ndarray:
+    """(seeds, bins) curves of ``tag`` of ``method`` with ``teacher`` (RL alone: its one set)."""
+    teacher = "good" if method == "rl_alone" else teacher
+    lam = run_lam(record, teacher, method)
+    assert lam is not None, f"{method} has no runs with the {teacher} teacher"
+    return record.runs(teacher, method, lam, seeds, tag)
+
+
 def scores(record: Record, teacher: str, method: str, part: str, seeds: list[int]
            ) -> np.ndarray:
     """One number per seed: the early, late or whole-run (``auc``) mean return
     (:func:`~scripts.experiments.control_teacher.part_means`)."""
-    return part_means(record.runs("good" if method == "rl_alone" else teacher, method,
-                                  record.meta["lam"], seeds), part)
+    return part_means(runs(record, teacher, method, seeds), part)
 
 
 def recorded_seeds(record: Record, teacher: str, method: str) -> list[int]:
     teacher = "good" if method == "rl_alone" else teacher
-    return [s for s in record.meta["seeds"]
-            if f"{teacher}/{run_name(method, record.meta['lam'], s)}" in record]
+    lam = run_lam(record, teacher, method)
+    return [] if lam is None else [s for s in record.meta["seeds"]
+                                   if f"{teacher}/{run_name(method, lam, s)}" in record]
 
 
 def conditions(record: Record, method: str, reps: int | None = None
@@ -256,15 +275,14 @@ def plot(record: Record, path: Path) -> None:
             seeds = recorded_seeds(record, teacher, method)
             if not seeds:
                 continue
-            runs = functools.partial(record.runs, "good" if method == "rl_alone" else teacher,
-                                     method, meta["lam"], seeds)
-            row[0].plot(x, np.nanmean(runs(RETURN), axis=0), label=f"{method} ({len(seeds)})")
+            curves = functools.partial(runs, record, teacher, method, seeds)
+            row[0].plot(x, np.nanmean(curves(RETURN), axis=0), label=f"{method} ({len(seeds)})")
             if method in SIGNAL_METHODS:
                 tag = "gate/weight" if method == "cosine" else "teacher/lam"
                 scale = 1.0 if method == "cosine" else meta["lam"]
-                row[1].plot(x, np.nanmean(runs(tag), axis=0) / scale, label=method)
+                row[1].plot(x, np.nanmean(curves(tag), axis=0) / scale, label=method)
             if method != "rl_alone":
-                row[2].plot(x, np.nanmean(runs("teacher/agreement"), axis=0), label=method,
+                row[2].plot(x, np.nanmean(curves("teacher/agreement"), axis=0), label=method,
                             alpha=0.7)
         row[2].axhline(0, color="k", lw=0.8)
         titles = ("mean return", "teacher's weight (λ_t / λ; cosine: gate weight)",
@@ -341,7 +359,92 @@ condition passes when the CI's lower end is above −δ; (ii) needs late return 
 
 {chr(10).join(lines)}
 {figure}
-{seeds}"""
+{seeds}
+{controls_section(record)}"""
+
+
+CONTROLS = ("matched_constant", "cosine_shuffled")
+"""The cosine gate's controls (issue 15, item 2): RL + KL at λ·w̄, and the gate's own weights
+shuffled in time. A gate that is better than neither gains by down-weighting, not gating."""
+PARTS = (("early", "early return"), ("late", "late return"), ("auc", "AUC"))
+COSINE_GATES = ("cosine", "cosine_ema0.001", "cosine_ema0.01", "cosine_ema0.1")
+
+
+def shared_seeds(record: Record, teacher: str, a: str, b: str) -> list[int]:
+    return sorted(set(recorded_seeds(record, teacher, a)) & set(recorded_seeds(record, teacher, b)))
+
+
+def cell(comparison: Comparison | None, seeds: list[int]) -> str:
+    """A table cell: Δ IQM [95% CI] verdict, P(A > B), n (– under 3 seeds)."""
+    if comparison is None:
+        return f"– (n {len(seeds)})"
+    return f"{comparison.difference} {comparison.verdict}, P {comparison.probability:.2f}, " \
+           f"n {len(seeds)}"
+
+
+def compared(record: Record, teacher: str, method: str, reference: str, part: str,
+             margin: float, reps: int | None) -> tuple[Comparison | None, list[int]]:
+    """``method`` against ``reference`` with ``teacher`` on the seeds both have (None under
+    3)."""
+    seeds = shared_seeds(record, teacher, method, reference)
+    if len(seeds) < 3:
+        return None, seeds
+    return compare(scores(record, teacher, method, part, seeds),
+                   scores(record, teacher, reference, part, seeds), margin, reps), seeds
+
+
+def controls_section(record: Record, reps: int | None = None) -> str:
+    """The cosine gate against its controls with the good and the harmful teacher, and every
+    method with the uniform teacher against RL alone, with the cosine gates' weights per
+    teacher: a gate that closes as much for the uniform teacher as for the good one reads the
+    student's drift, not the teacher."""
+    lines = ["| cosine − control | teacher | " + " | ".join(w for _, w in PARTS) + " |",
+             "|---|---|" + "---|" * len(PARTS)]
+    for control in CONTROLS:
+        for teacher in ("good", "harmful"):
+            cells = [cell(*compared(record, teacher, "cosine", control, part, MARGINS[part],
+                                    reps)) for part, _ in PARTS]
+            lines.append(f"| {control} | {teacher} | " + " | ".join(cells) + " |")
+    uniform = ["| method | AUC − RL alone's (δ 5%) |", "|---|---|"]
+    uniform += [f"| {method} | "
+                + cell(*compared(record, "uniform", method, "rl_alone", "auc",
+                                 MARGINS["harmful"], reps)) + " |"
+                for method in METHODS if method != "rl_alone"
+                and recorded_seeds(record, "uniform", method)]
+    weights = ["| gate | teacher | seeds | gate weight, early | gate weight, late | "
+               "cosine, late |", "|---|---|---|---:|---:|---:|"]
+    for gate in COSINE_GATES:
+        for teacher in TEACHERS:
+            seeds = recorded_seeds(record, teacher, gate)
+            if seeds:
+                weight = runs(record, teacher, gate, seeds, "gate/weight")
+                cosine = runs(record, teacher, gate, seeds, "gate/cosine")
+                weights.append(f"| {gate} | {teacher} | {_span(seeds)} | "
+                               f"{np.nanmean(part_means(weight, 'early')):.3f} | "
+                               f"{np.nanmean(part_means(weight, 'late')):.3f} | "
+                               f"{np.nanmean(part_means(cosine, 'late')):+.3f} |")
+    return f"""### The cosine gate against its controls
+
+The matched constant is RL + KL at λ·w̄, w̄ the cosine gate's mean weight over its recorded runs
+with the same teacher ({", ".join(f"{t} {w:.3f}" for t, w in
+record.meta.get("matched_weight", {}).items())}); cosine_shuffled applies the gate's own weights
+in a random order. Each cell: Δ IQM (cosine − control) [95% CI], verdict (δ: 5% early, 2% late
+and AUC), P(cosine > control), seeds. The gate is more than down-weighting only where it is
+**better** than both controls.
+
+{chr(10).join(lines)}
+
+### The uniform teacher
+
+KL to the uniform policy carries no information about the task. Each method's AUC with it
+against RL alone's (Δ IQM [95% CI], verdict with δ 5%, P, seeds), and the cosine gates' weights
+and late cosine with each teacher (mean over the seeds recorded so far; early and late as
+above):
+
+{chr(10).join(uniform)}
+
+{chr(10).join(weights)}
+"""
 
 
 def per_seed_tables(rows: dict[str, Rows]) -> str:
@@ -371,8 +474,9 @@ def per_seed_tables(rows: dict[str, Rows]) -> str:
 
 
 def _span(seeds: list[int]) -> str:
-    return f"{seeds[0]}-{seeds[-1]}" if seeds == list(range(seeds[0], seeds[-1] + 1)) \
-        else ", ".join(map(str, seeds))
+    if len(seeds) > 1 and seeds == list(range(seeds[0], seeds[-1] + 1)):
+        return f"{seeds[0]}-{seeds[-1]}"
+    return ", ".join(map(str, seeds))
 
 
 @dataclass(frozen=True)
