@@ -125,6 +125,14 @@ class TeacherConfig:
     G_teacher); agreement: opened by the lower confidence bound of the advantage-preference
     correlation rho; agreement_stop: stop's bound on rho alone; gradient: opened by the lower
     bound of the gate's cosine."""
+    per_game: bool = False
+    """A multi-game run: one lam_schedule per game, each deciding its game's lambda_t (the
+    weight of that game's KL) from that game's episodes and rho over that game's envs; score
+    and stop take each game's G_teacher from the card's score.per_game (a one-game teacher's
+    score.mean counts for its game; stop uses its bound alone for a game the card does not
+    score, score refuses such a game). Ignored in a one-game run, where the one schedule
+    already is that game's. Off: one lambda_t for all games, from the whole rollout's rho
+    (stop then has no score to stop on)."""
     lam_decay_steps: int = 0
     score_window: int = 20
     """score: G_student is the mean score of the student's last score_window episodes."""
@@ -420,9 +428,11 @@ def validate(config: TrainConfig) -> None:
         (config.teacher.lam_schedule != "gradient" or config.gate.name != "kl_only",
          "teacher.lam_schedule=gradient needs the gate's cosine: gate.name=kl_only has none; "
          "choose a gate (multitask for the plain sum)"),
-        (config.teacher.lam_schedule != "score" or MULTI_SEP not in config.env.id,
+        (config.teacher.lam_schedule != "score" or MULTI_SEP not in config.env.id
+         or config.teacher.per_game,
          f"teacher.lam_schedule=score compares the student's score with the teacher's in one "
-         f"game; {config.env.id} has several: use stop or agreement_stop"),
+         f"game; {config.env.id} has several: add teacher.per_game=true (one schedule per "
+         f"game), or use stop or agreement_stop"),
         (len(config.gate.attittud.eta) == 3,
          "gate.attittud.eta must have three entries: [eta_orth, eta_pos, eta_neg]"),
     ]

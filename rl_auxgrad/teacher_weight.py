@@ -15,6 +15,9 @@ the gate's mean cosine; each schedule returns λ_t and the statistics it logs un
   ``agreement_stop`` (ours): full λ until the upper confidence bound of ρ's recent mean falls
   below 0, then 0 for good (:class:`AgreementStop`); ``stop`` (ours): the same, stopping also
   once the student's score reaches the teacher's (:class:`Stop`).
+
+In a multi-game run with ``teacher.per_game`` each game has a schedule of its own
+(:class:`PerGame`): game k's λ_t,k comes from game k's episodes and ρ, and weights game k's KL.
 """
 
 from __future__ import annotations
@@ -318,6 +321,48 @@ class Stop(AgreementStop):
         super().load_state_dict({k: v for k, v in state.items() if k != "score"})
         if self.scores is not None:
             self.scores.load_state_dict(state["score"])
+
+
+class PerGame:
+    """One schedule per game of a multi-game run (``teacher.per_game``): game k's schedule
+    decides λ_t,k from game k's :class:`Signals` alone (the episodes of game k that ended this
+    rollout, ρ over game k's envs), and the learner weights game k's KL by λ_t,k. Schedules,
+    signals and weights are in the order of the games. It has finished once every game's
+    schedule has; its state is each game's schedule's state, under the game's name.
+    """
+
+    def __init__(self, schedules: dict[str, TeacherWeight]) -> None:
+        self.schedules = schedules
+
+    def decide(self, signals: Sequence[Signals]) -> tuple[tuple[float, ...], dict[str, float]]:
+        """(λ_t,1, ..., λ_t,K) for the update about to run, and what to log: each game's
+        ``teacher/lam/<game>`` and its schedule's statistics with a ``/<game>`` suffix."""
+        lams, stats = [], {}
+        for (game, schedule), game_signals in zip(self.schedules.items(), signals, strict=True):
+            lam, own = schedule.decide(game_signals)
+            lams.append(lam)
+            stats |= {f"{key}/{game}": value for key, value in own.items()}
+            stats[f"teacher/lam/{game}"] = lam
+        return tuple(lams), stats
+
+    def observe_update(self, cosines: Sequence[float | None]) -> None:
+        """Each game's mean gate cosine of the update (``gate/cosine/<game>``)."""
+        for schedule, cosine in zip(self.schedules.values(), cosines, strict=True):
+            schedule.observe_update(cosine)
+
+    @property
+    def finished(self) -> bool:
+        return all(schedule.finished for schedule in self.schedules.values())
+
+    def state_dict(self) -> dict[str, Any]:
+        return {game: schedule.state_dict() for game, schedule in self.schedules.items()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        if state.keys() != self.schedules.keys():
+            raise ValueError(f"a per-game schedule's state has the games {sorted(state)}, this "
+                             f"run {sorted(self.schedules)} (teacher.per_game must match)")
+        for game, schedule in self.schedules.items():
+            schedule.load_state_dict(state[game])
 
 
 SCHEDULES = ("constant", "linear", "score", "agreement", "agreement_stop", "stop", "gradient")

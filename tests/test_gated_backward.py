@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 from gate_reference import STATELESS, reference
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from torch import Tensor, nn
 
 from rl_auxgrad.gating import Projection, gated_backward, make_gate
@@ -152,10 +154,14 @@ def bad_calls():
         (lambda: gated_backward(m0, a0, params, "cosine", main_jacobian=[None, None]),
          "2 entries for 1 loss pairs"),
         (lambda: gated_backward(m0, a0, params, "attittud"), "needs per-example main grad"),
+        (lambda: gated_backward([m0, m1], [a0, a0], params, "cosine", [1.0]),
+         "lam has 1 values for 2 loss pairs"),
+        (lambda: gated_backward([m0, m1], [a0, a0], params, "cosine", [1.0, -0.5]),
+         r"lam\[1\] must be a finite number >= 0"),
     ]
 
 
-@pytest.mark.parametrize("case", range(11))
+@pytest.mark.parametrize("case", range(13))
 def test_bad_arguments_raise_one_clear_value_error(case):
     call, message = bad_calls()[case]
     with pytest.raises(ValueError, match=message):
@@ -180,3 +186,38 @@ def test_ungated_loss_is_added_as_is_and_reported_in_total_cosine(gate):
     total = g_main + g_extra
     torch.testing.assert_close(stats.total_cosine[0],
                                total @ g_aux / (total.norm() * g_aux.norm()))
+
+
+@settings(max_examples=30)
+@given(gate=st.sampled_from(STATELESS), lam=st.floats(0, 10), seed=st.integers(0, 2**16))
+def test_a_lambda_per_pair_all_equal_is_the_one_lambda(gate, lam, seed):
+    """lam = [λ, λ] writes exactly the gradient of lam = λ."""
+    x = torch.randn(8, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(seed))
+    written = []
+    for lams in (lam, [lam, lam]):
+        net = TwoHeadNet(heads=2)
+        (m0, a0), (m1, a1) = net.losses(x, 0), net.losses(x, 1)
+        gated_backward([m0, m1], [a0, a1], net.parameters(), gate, lams)
+        written.append([p.grad for p in net.parameters()])
+    for one, per_pair in zip(*written, strict=True):
+        assert torch.equal(one, per_pair)
+
+
+@pytest.mark.parametrize("gate", STATELESS)
+def test_a_pair_at_lambda_0_adds_its_main_gradient_alone_and_is_still_measured(gate):
+    """g = sum_k u_k with u_k the gate's update at λ_k: at λ = (0.7, 0) the second pair's aux
+    loss changes nothing, as if it were absent, but its cosine is still measured."""
+    net, x = TwoHeadNet(heads=2), torch.randn(16, 3, dtype=torch.float64)
+    (m0, a0), (m1, a1) = net.losses(x, 0), net.losses(x, 1)
+    shared = list(net.torso.parameters())
+    g_main, g_aux = flat(grads(m1, shared)), flat(grads(a1, shared))
+    stats = gated_backward([m0, m1], [a0, a1], net.parameters(), gate, [0.7, 0.0])
+    per_pair = [p.grad for p in net.parameters()]
+    net.zero_grad(set_to_none=True)
+    (m0, a0), (m1, _) = net.losses(x, 0), net.losses(x, 1)
+    gated_backward(m0, a0, net.parameters(), gate, 0.7)
+    m1.backward()
+    for (name, p), got in zip(net.named_parameters(), per_pair, strict=True):
+        absent = torch.zeros_like(p) if p.grad is None else p.grad  # aux head 1: 0 g_aux
+        torch.testing.assert_close(got, absent, msg=name)
+    torch.testing.assert_close(stats.cosine[1], g_main @ g_aux / (g_main.norm() * g_aux.norm()))

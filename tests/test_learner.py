@@ -11,9 +11,11 @@ import torch
 from rl_auxgrad.agents import build as build_module
 from rl_auxgrad.agents.build import build_agent
 from rl_auxgrad.agents.learner import Batch, Learner, take_rows
+from rl_auxgrad.agents.losses import teacher_kl
 from rl_auxgrad.agents.networks import ActorCritic, make_torso
 from rl_auxgrad.config import load_config
 from rl_auxgrad.envs import make_vector_env
+from rl_auxgrad.gating import gated_backward
 from rl_auxgrad.teachers import load_native, save_teacher
 
 BASE = ["env.id=CartPole-v1", "env.num_envs=2", "agent.num_steps=32", "total_steps=10000",
@@ -219,6 +221,59 @@ def test_multi_game_update_gates_each_game_against_a_breakout_teacher(tmp_path):
     per_game = [stats[f"teacher/agreement/{game}"] for game in ("Breakout", "MsPacman")]
     assert all(-1 <= rho <= 1 for rho in per_game) and per_game[0] != per_game[1]
     env.close()
+
+
+@pytest.mark.parametrize(("gate", "measure"), [("multitask", False), ("multitask", True),
+                                               ("cosine", True), ("kl_only", True)])
+def test_a_game_at_lambda_0_updates_as_if_its_kl_were_absent(gate, measure, breakout_teacher):
+    """Per-game λ = (0.7, 0) on Breakout+MsPacman: the gradient of one minibatch equals the one
+    where Ms. Pac-Man's KL is absent (Breakout's pair gated at 0.7, Ms. Pac-Man's RL loss
+    alone), on the plain sum's one-pass shortcut (measure=False), through the gate, and for
+    kl_only; the gate still measures Ms. Pac-Man's cosine."""
+    config = load_config(None, ["env.id=Breakout+MsPacman", "env.num_envs=2", "env.threads=1",
+                                "agent.num_steps=4", "total_steps=1000", f"gate.name={gate}",
+                                "teacher.lam_schedule=constant", "teacher.per_game=true"])
+    env = make_vector_env(config.env.id, config.env.num_envs, seed=0, threads=1)
+    teacher = load_native(breakout_teacher, env.spec, torch.device("cpu"))
+    torch.manual_seed(0)
+    learner = Learner(config, env.spec, torch.device("cpu"), teacher)
+    rollout, _, _ = learner.collect(env, env.reset())
+    env.close()
+    n = rollout.actions.numel()
+    generator = torch.Generator().manual_seed(0)
+    advantages = -torch.randn(n, generator=generator)  # both games' cosines > 0: the gate opens
+    mb = Batch(obs=rollout.obs.flatten(0, 1), games=rollout.game_ids.repeat(4),
+               actions=rollout.actions.flatten(0, 1), logprobs=rollout.logprobs.flatten(0, 1),
+               values=rollout.values.flatten(0, 1), advantages=advantages,
+               returns=torch.randn(n, generator=generator),
+               teacher=rollout.teacher_logits.flatten(0, 1))
+    params = list(learner.agent.parameters())
+
+    def losses() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        for p in params:
+            p.grad = None
+        out = learner.agent(mb.obs, mb.games)
+        policy, value, _ = learner._rl_loss(out, mb.actions, mb.logprobs, mb.advantages,
+                                            mb.values, mb.returns)
+        return policy, value, teacher_kl(out.distill_logits, mb.teacher)
+
+    policy, value, kl = losses()
+    stats = learner._teacher_backward(policy, value, kl, mb, mb.advantages, (0.7, 0.0), measure)
+    per_game = [p.grad.clone() for p in params]
+    policy, value, kl = losses()
+    breakout, pacman = mb.games == 0, mb.games == 1
+    if gate == "kl_only":
+        (value.mean() + 0.7 * kl[breakout].sum() / n).backward()
+    else:
+        ((policy[pacman].mean() + value[pacman].mean()) / 2).backward(retain_graph=True)
+        gated_backward(policy[breakout].mean() / 2, kl[breakout].mean() / 2, params,
+                       learner.gate, 0.7, ungated=value[breakout].mean() / 2)
+    for (name, p), got in zip(learner.agent.named_parameters(), per_game, strict=True):
+        absent = torch.zeros_like(p) if p.grad is None else p.grad
+        torch.testing.assert_close(got, absent, rtol=1e-5, atol=1e-7, msg=name)
+    if gate == "cosine":  # at λ = 0.7 Ms. Pac-Man's cosine would have let its KL in
+        assert float(stats["gate/cosine/Breakout"]) > 0 and float(stats["gate/cosine/MsPacman"]) > 0
+        assert float(stats["gate/weight/MsPacman"]) == 0.0
 
 
 def test_a2c_uses_its_own_defaults_and_updates():

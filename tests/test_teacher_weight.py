@@ -3,6 +3,7 @@ bounds, exact resume, and the learner logging what it decided."""
 
 from __future__ import annotations
 
+import dataclasses
 import doctest
 import json
 import math
@@ -14,16 +15,18 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from rl_auxgrad import teacher_weight
-from rl_auxgrad.agents.learner import Learner
+from rl_auxgrad.agents.learner import Learner, Rollout, rollout_signals
+from rl_auxgrad.agents.losses import action_log_prob
 from rl_auxgrad.checkpoint import load_state, save_state
 from rl_auxgrad.config import ConfigError, load_config
-from rl_auxgrad.envs import make_vector_env
+from rl_auxgrad.envs import Episode, make_vector_env
 from rl_auxgrad.teacher_weight import (
     Agreement,
     AgreementStop,
     Constant,
     Gradient,
     Linear,
+    PerGame,
     Score,
     Signals,
     Stop,
@@ -32,6 +35,7 @@ from rl_auxgrad.teacher_weight import (
     mean_bounds,
     play_return,
 )
+from rl_auxgrad.teachers import load_native
 
 finite = st.floats(-1e3, 1e3, allow_nan=False)
 signals = st.builds(Signals, step=st.integers(0, 10**6),
@@ -368,3 +372,204 @@ def test_stop_without_a_teacher_return_stops_on_the_bound_alone():
     restored = Stop(2.0, window=3, teacher_return=None, score_window=2)
     restored.load_state_dict(json.loads(json.dumps(schedule.state_dict())))
     assert restored.finished
+
+
+# ---- one schedule per game (teacher.per_game) -----------------------------------------------
+
+def make_per_game() -> PerGame:
+    """Breakout's teacher scores 100, Ms. Pac-Man has no score: the bound alone."""
+    return PerGame({"Breakout": Stop(1.5, window=3, teacher_return=lambda: 100.0, score_window=3),
+                    "MsPacman": Stop(1.5, window=3, teacher_return=None, score_window=3)})
+
+
+def test_per_game_decides_each_games_lambda_from_that_games_signals_alone():
+    per_game = make_per_game()
+    lams, stats = per_game.decide([at(16, returns=(120.0,), rho=0.3), at(16, returns=(1e6,))])
+    assert lams == (0.0, 1.5)  # Breakout's student passed its teacher; Ms. Pac-Man's score
+    assert stats == {"teacher/teacher_return/Breakout": 100.0,  # is not compared with it
+                     "teacher/student_return/Breakout": 120.0,
+                     "teacher/stopped_at/Breakout": 16.0,
+                     "teacher/lam/Breakout": 0.0, "teacher/lam/MsPacman": 1.5}
+    assert not per_game.finished
+    lams, stats = per_game.decide([at(32, rho=0.9), at(32, rho=-0.5)])
+    assert lams == (0.0, 1.5) and stats["teacher/agreement_ucb/MsPacman"] > 0
+    per_game.decide([at(48), at(48, rho=-0.51)])
+    assert per_game.decide([at(64), at(64, rho=-0.52)])[0] == (0.0, 0.0)  # bound below 0
+    assert per_game.finished
+
+
+@given(history=st.lists(st.tuples(signals, signals), min_size=2, max_size=12), data=st.data())
+def test_per_game_state_round_trip_gives_identical_later_weights(history, data):
+    """Restored from a JSON round trip of state_dict, every game's schedule continues with
+    exactly the λ_t,k of the original."""
+    split = data.draw(st.integers(1, len(history) - 1))
+    original, restored = make_per_game(), make_per_game()
+    for pair in history[:split]:
+        original.decide(pair)
+    restored.load_state_dict(json.loads(json.dumps(original.state_dict())))
+    for pair in history[split:]:
+        assert original.decide(pair) == restored.decide(pair)
+
+
+def test_per_game_refuses_the_state_of_one_schedule():
+    one = Stop(1.5, window=3, teacher_return=None, score_window=3)
+    with pytest.raises(ValueError, match=r"teacher\.per_game must match"):
+        make_per_game().load_state_dict(one.state_dict())
+
+
+def test_rollout_signals_give_each_game_its_episodes_and_the_agreement_of_its_envs():
+    generator = torch.Generator().manual_seed(0)
+    steps, n, games = 6, 3, ("Breakout", "MsPacman")
+    game_ids = torch.tensor([0, 1, 0])
+    actions = torch.randint(0, 4, (steps, n), generator=generator)
+    logprobs = -torch.rand(steps, n, generator=generator)
+    logits = torch.randn(steps, n, 4, generator=generator)
+    advantages = torch.randn(steps, n, generator=generator)
+    episodes = (Episode("Breakout", 3.0, 10), Episode("MsPacman", 200.0, 50),
+                Episode("Breakout", 5.0, 12))
+    zeros = torch.zeros(steps, n)
+    rollout = Rollout(zeros, actions, logprobs, zeros, zeros, zeros, game_ids, torch.zeros(n),
+                      start_step=0, teacher_logits=logits, episodes=episodes)
+    whole, (breakout, pacman) = rollout_signals(rollout, advantages, 18, games)
+    teacher = action_log_prob(torch.log_softmax(logits, -1), actions)
+
+    def rho(envs: list[int]) -> float:
+        return float(agreement(advantages[:, envs], teacher[:, envs], logprobs[:, envs]))
+
+    assert (whole.step, whole.returns) == (18, (3.0, 200.0, 5.0))
+    assert whole.agreement == pytest.approx(rho([0, 1, 2]))
+    assert (breakout.step, breakout.returns) == (18, (3.0, 5.0))
+    assert breakout.agreement == pytest.approx(rho([0, 2]))
+    assert (pacman.step, pacman.returns) == (18, (200.0,))
+    assert pacman.agreement == pytest.approx(rho([1]))
+    assert len({whole.agreement, breakout.agreement, pacman.agreement}) == 3
+    one_game = rollout_signals(dataclasses.replace(rollout, game_ids=torch.zeros(n, dtype=int)),
+                               advantages, 18, ("Breakout",))
+    assert one_game[1] == [one_game[0]]
+
+
+MULTI = ["env.id=Breakout+MsPacman", "env.num_envs=1", "env.threads=1", "agent.num_steps=8",
+         "agent.num_minibatches=2", "agent.update_epochs=1", "total_steps=1000",
+         "gate.name=multitask", "teacher.lam_schedule=stop", "teacher.per_game=true"]
+"""Breakout + Ms. Pac-Man, one env each, the default schedule per game."""
+
+
+@pytest.fixture
+def multi_env():
+    env = make_vector_env("Breakout+MsPacman", 1, seed=1, threads=1)
+    yield env
+    env.close()
+
+
+def multi_game_learner(env, teacher_dir, overrides=(), card_score=None) -> Learner:
+    """A learner of :data:`MULTI` distilling the teacher in ``teacher_dir``, whose card's
+    ``score`` is replaced by ``card_score`` when given."""
+    config = load_config(None, [*MULTI, *overrides])
+    teacher = load_native(teacher_dir, env.spec, torch.device("cpu"))
+    if card_score is not None:
+        teacher.card = {**teacher.card, "score": card_score}
+    torch.manual_seed(config.seed)
+    return Learner(config, env.spec, torch.device("cpu"), teacher)
+
+
+def test_per_game_stop_stops_the_game_whose_student_reached_the_teacher_only(multi_env,
+                                                                              breakout_teacher):
+    """The card scores Breakout 9: a Breakout student at 10 stops Breakout's λ; Ms. Pac-Man,
+    which the card does not score, keeps full λ (its bound alone can stop it) and the teacher
+    is still called for it. Each game's λ reaches that game's KL (gate/weight/<game>)."""
+    learner = multi_game_learner(multi_env, breakout_teacher)
+    schedules = learner.teacher_weight.schedules
+    assert schedules["MsPacman"].scores is None
+    schedules["Breakout"].scores.returns.append(10.0)  # as if the student had scored 10
+    rollout, obs, _ = learner.collect(multi_env, multi_env.reset())
+    stats = learner.learn(rollout)
+    assert (stats["teacher/lam/Breakout"], stats["teacher/lam/MsPacman"]) == (0.0, 1.0)
+    assert stats["lam"] == 0.5
+    assert stats["teacher/stopped_at/Breakout"] == 16.0
+    assert stats["teacher/teacher_return/Breakout"] == 9.0
+    assert not {"teacher/stopped_at/MsPacman", "teacher/teacher_return/MsPacman"} & set(stats)
+    assert stats["gate/weight/Breakout"] == 0.0  # the share of λ g_KL applied, 0 at λ = 0
+    assert stats["gate/weight/MsPacman"] == pytest.approx(1.0)
+    assert math.isfinite(stats["gate/cosine/Breakout"])  # still measured at λ = 0
+    assert schedules["Breakout"].finished and not learner.teacher_weight.finished
+    rollout, obs, _ = learner.collect(multi_env, obs)
+    assert rollout.teacher_logits is not None  # Ms. Pac-Man still uses the teacher
+    assert learner.learn(rollout)["teacher/lam/Breakout"] == 0.0
+
+
+def test_once_every_games_schedule_has_stopped_the_teacher_is_not_called(multi_env,
+                                                                         breakout_teacher):
+    """RL alone from there: the same weights as a learner without a teacher."""
+    learner = multi_game_learner(multi_env, breakout_teacher)
+    calls, teacher = [], learner.teacher
+
+    def counting_teacher(obs: torch.Tensor, games: torch.Tensor) -> torch.Tensor:
+        calls.append(obs.shape[0])
+        return teacher(obs, games)
+
+    learner.teacher = counting_teacher
+    for schedule in learner.teacher_weight.schedules.values():
+        schedule.stopped_at = 0  # as if both had stopped before this update
+    torch.manual_seed(learner.config.seed)
+    alone = Learner(learner.config, multi_env.spec, torch.device("cpu"))
+    for who in (learner, alone):
+        obs, stats = multi_env.reset(1), []
+        for _ in range(2):
+            rollout, obs, _ = who.collect(multi_env, obs)
+            stats.append(who.learn(rollout))
+        if who is learner:
+            assert calls == [] and all(s["lam"] == 0.0 and "losses/teacher_kl" not in s
+                                       for s in stats)
+    for a, b in zip(learner.agent.parameters(), alone.agent.parameters(), strict=True):
+        torch.testing.assert_close(a, b)
+
+
+def test_per_game_state_resumes_exactly_through_a_checkpoint(multi_env, breakout_teacher,
+                                                             tmp_path):
+    learner = multi_game_learner(multi_env, breakout_teacher)
+    learner.teacher_weight.schedules["Breakout"].scores.returns.append(4.0)
+    rollout, _, _ = learner.collect(multi_env, multi_env.reset())
+    learner.learn(rollout)
+    save_state(tmp_path / "state.safetensors", learner.state_dict())
+    resumed = multi_game_learner(multi_env, breakout_teacher)
+    resumed.load_state_dict(load_state(tmp_path / "state.safetensors"))
+    assert resumed.teacher_weight.state_dict() == learner.teacher_weight.state_dict()
+    assert len(resumed.teacher_weight.state_dict()["MsPacman"]["values"]) == 1
+    later = [at(32, returns=(8.0,), rho=-0.2), at(32, returns=(300.0,), rho=-0.3)]
+    assert resumed.teacher_weight.decide(later) == learner.teacher_weight.decide(later)
+
+
+def test_per_game_score_takes_each_games_card_score_and_refuses_a_game_without(
+        multi_env, breakout_teacher):
+    with pytest.raises(ConfigError, match=r"no score\.per_game for MsPacman: use stop"):
+        multi_game_learner(multi_env, breakout_teacher, ["teacher.lam_schedule=score"])
+    learner = multi_game_learner(multi_env, breakout_teacher, ["teacher.lam_schedule=score"],
+                                 {"mean": 104.5, "per_game": {"Breakout": 9.0,
+                                                              "MsPacman": 200.0}})
+    lams, stats = learner.teacher_weight.decide([at(16, returns=(4.5,)), at(16)])
+    assert lams == (0.5, 1.0) and stats["teacher/teacher_return/MsPacman"] == 200.0
+
+
+def test_per_game_stop_reads_a_one_game_teachers_mean_as_its_games_score(multi_env,
+                                                                          breakout_teacher):
+    """The harmful Breakout teacher's card has score.mean 0 and no score.per_game."""
+    learner = multi_game_learner(multi_env, breakout_teacher, card_score={"mean": 0.0})
+    lams, stats = learner.teacher_weight.decide([at(16, returns=(1.0,)), at(16)])
+    assert lams == (0.0, 1.0) and stats["teacher/teacher_return/Breakout"] == 0.0
+    assert learner.teacher_weight.schedules["MsPacman"].scores is None
+
+
+def test_per_game_is_the_one_schedule_in_a_one_game_run():
+    config = load_config(None, [*BASE, "teacher.lam_schedule=stop", "teacher.per_game=true"])
+    env = make_vector_env(config.env.id, config.env.num_envs, seed=config.seed)
+    learner = Learner(config, env.spec, torch.device("cpu"), teacher)
+    env.close()
+    assert isinstance(learner.teacher_weight, Stop)
+
+
+def test_score_in_a_multi_game_run_needs_per_game():
+    with pytest.raises(ConfigError, match=r"add teacher\.per_game=true"):
+        load_config(None, ["teacher.lam_schedule=score", "env.id=Breakout+MsPacman"])
+    config = load_config(None, ["teacher.lam_schedule=score", "env.id=Breakout+MsPacman",
+                                "teacher.per_game=true"])
+    assert config.teacher.per_game

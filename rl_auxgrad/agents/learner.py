@@ -5,12 +5,13 @@ One update, top to bottom (CleanRL's order): ``collect`` steps the vector env ``
 times; the teacher's logits are computed once for the whole rollout; ``learn`` computes GAE,
 the teacher's weight λ_t for this update (:mod:`rl_auxgrad.teacher_weight`) and then, per
 minibatch, the RL loss (main) and KL(teacher || student) (auxiliary) and calls
-:func:`rl_auxgrad.gating.gated_backward` with λ_t.
+:func:`rl_auxgrad.gating.gated_backward` with λ_t (in a multi-game run, one (RL, KL) pair per
+game; with ``teacher.per_game`` each game's KL has its own λ_t,k).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields
 
 import numpy as np
@@ -28,9 +29,8 @@ from rl_auxgrad.agents.losses import (
     teacher_kl,
 )
 from rl_auxgrad.agents.networks import AgentOutput
-from rl_auxgrad.config import TrainConfig, build_gate
+from rl_auxgrad.config import ConfigError, TrainConfig, build_gate
 from rl_auxgrad.envs import EnvSpec, Episode, VectorEnv
-from rl_auxgrad.envs.games import MULTI_SEP
 from rl_auxgrad.gating import (
     Attittud,
     GateStats,
@@ -45,6 +45,7 @@ from rl_auxgrad.teacher_weight import (
     Constant,
     Gradient,
     Linear,
+    PerGame,
     Score,
     Signals,
     Stop,
@@ -57,10 +58,31 @@ Teacher = Callable[[Tensor, Tensor], Tensor]
 """``teacher(obs, game_ids) -> logits`` over the student's actions, computed without grad."""
 
 
-def build_teacher_weight(config: TrainConfig, teacher: Teacher, device: torch.device
-                         ) -> TeacherWeight:
-    """The ``teacher.lam_schedule`` of ``config``; ``score`` and ``stop`` compare the student with
-    :func:`_teacher_return`."""
+def build_teacher_weight(config: TrainConfig, teacher: Teacher, device: torch.device,
+                         games: Sequence[str]) -> TeacherWeight | PerGame:
+    """The ``teacher.lam_schedule`` of ``config`` for a run of ``games``: one schedule, whose
+    ``score`` and ``stop`` compare the student with :func:`_teacher_return` (a multi-game run
+    has no one score: ``stop`` then uses its bound alone); or, with ``teacher.per_game`` and
+    several games, one per game (:class:`PerGame`), whose ``score`` and ``stop`` compare the
+    game's student with the card's ``score.per_game[<game>]`` (:func:`_card_scores`)."""
+    if not config.teacher.per_game or len(games) == 1:
+        return _schedule(config, _teacher_return(config, teacher, device)
+                         if len(games) == 1 else None)
+    scores = _card_scores(teacher)
+    unscored = [game for game in games if game not in scores]
+    if config.teacher.lam_schedule == "score" and unscored:
+        raise ConfigError(f"teacher.lam_schedule=score with teacher.per_game=true needs the "
+                          f"teacher's score in every game; its card has no score.per_game for "
+                          f"{', '.join(unscored)}: use stop, which stops such a game on the "
+                          f"agreement bound alone, or a teacher card that scores every game")
+    return PerGame({game: _schedule(config, _known(scores[game]) if game in scores else None)
+                    for game in games})
+
+
+def _schedule(config: TrainConfig, teacher_return: Callable[[], float] | None) -> TeacherWeight:
+    """One ``teacher.lam_schedule``; ``teacher_return`` gives ``score`` and ``stop`` G_teacher
+    (None: there is none, and ``stop`` uses its bound alone; :func:`rl_auxgrad.config.validate` and
+    :func:`build_teacher_weight` refuse ``score`` without one)."""
     t = config.teacher
     if t.lam_schedule == "linear":
         return Linear(t.lam, t.lam_decay_steps)
@@ -71,12 +93,10 @@ def build_teacher_weight(config: TrainConfig, teacher: Teacher, device: torch.de
     if t.lam_schedule == "gradient":
         return Gradient(t.lam, t.lcb_window, t.lcb_scale)
     if t.lam_schedule == "score":
-        return Score(t.lam, _teacher_return(config, teacher, device), t.score_window)
+        assert teacher_return is not None  # refused before: see the docstring
+        return Score(t.lam, teacher_return, t.score_window)
     if t.lam_schedule == "stop":
-        one_game = MULTI_SEP not in config.env.id
-        return Stop(t.lam, t.stop_window,
-                    _teacher_return(config, teacher, device) if one_game else None,
-                    t.score_window)
+        return Stop(t.lam, t.stop_window, teacher_return, t.score_window)
     return Constant(t.lam)
 
 
@@ -86,7 +106,7 @@ def _teacher_return(config: TrainConfig, teacher: Teacher, device: torch.device
     mean over ``score_episodes`` episodes of a fresh copy of the training env."""
     score = getattr(teacher, "card", {}).get("score")
     if isinstance(score, dict) and "mean" in score:
-        return lambda: float(score["mean"])
+        return _known(float(score["mean"]))
 
     def measure() -> float:
         env = config.env.make(config.seed, num_envs=config.teacher.score_episodes,
@@ -97,6 +117,26 @@ def _teacher_return(config: TrainConfig, teacher: Teacher, device: torch.device
             env.close()
 
     return measure
+
+
+def _card_scores(teacher: Teacher) -> dict[str, float]:
+    """G_teacher of each game the teacher's card scores: its ``score.per_game`` (as
+    scripts/train_teacher.py writes it), or for a teacher of one game whose card has only
+    ``score.mean`` (the harmful and uniform Breakout teachers), that mean in its game; empty
+    for a card without a score (an SB3 zip)."""
+    card = getattr(teacher, "card", {})
+    score = card.get("score")
+    if not isinstance(score, dict):
+        return {}
+    if isinstance(score.get("per_game"), dict):
+        return {game: float(value) for game, value in score["per_game"].items()}
+    games = card.get("games", [])
+    return {games[0]: float(score["mean"])} if "mean" in score and len(games) == 1 else {}
+
+
+def _known(value: float) -> Callable[[], float]:
+    """A G_teacher that needs no measurement."""
+    return lambda: value
 
 
 @dataclass
@@ -114,8 +154,31 @@ class Rollout:
     start_step: int
     """The learner's global step before this rollout (agent steps summed over envs)."""
     teacher_logits: Tensor | None = None
-    returns: tuple[float, ...] = ()
-    """Real scores of the episodes that ended during the rollout."""
+    episodes: tuple[Episode, ...] = ()
+    """The real episodes that ended during the rollout."""
+
+
+def rollout_signals(rollout: Rollout, advantages: Tensor, step: int, games: Sequence[str]
+                    ) -> tuple[Signals, list[Signals]]:
+    """What a schedule knows after ``rollout`` (:class:`Signals`, at agent step ``step``): of
+    the whole rollout (every episode that ended, ρ over every sample), and of each game g of
+    ``games`` (the episodes of game g, ρ over the envs with ``rollout.game_ids == g``; in a
+    one-game run, the whole rollout's). ``advantages``: the rollout's GAE, ``(T, N)``."""
+    if rollout.teacher_logits is None:
+        raise ValueError("the rollout has no teacher logits: the agreement ρ needs them")
+    teacher_logprob = action_log_prob(torch.log_softmax(rollout.teacher_logits, -1),
+                                      rollout.actions)
+    whole = Signals(step, tuple(e.score for e in rollout.episodes),
+                    float(agreement(advantages, teacher_logprob, rollout.logprobs)))
+    if len(games) == 1:
+        return whole, [whole]
+    per_game = []
+    for g, game in enumerate(games):
+        envs = rollout.game_ids == g
+        rho = agreement(advantages[:, envs], teacher_logprob[:, envs], rollout.logprobs[:, envs])
+        per_game.append(Signals(step, tuple(e.score for e in rollout.episodes if e.game == game),
+                                float(rho)))
+    return whole, per_game
 
 
 @dataclass(frozen=True)
@@ -160,7 +223,7 @@ class Learner:
             self.optimizer = torch.optim.RMSprop(self.agent.parameters(), lr=a.learning_rate,
                                                  alpha=0.99, eps=1e-5, foreach=True)
         self.gate = build_gate(config.gate, config.seed) if teacher is not None else None
-        self.teacher_weight = (build_teacher_weight(config, teacher, device)
+        self.teacher_weight = (build_teacher_weight(config, teacher, device, spec.games)
                                if teacher is not None else None)
         self.scope = (list(self.agent.torso.parameters()) if config.gate.scope == "torso"
                       else None)
@@ -197,7 +260,7 @@ class Learner:
         rollout = Rollout(torch.stack(observations), torch.stack(actions),
                           torch.stack(logprobs), torch.stack(values), torch.stack(rewards),
                           torch.stack(dones), self.game_ids, next_value, start_step,
-                          returns=tuple(e.score for e in episodes))
+                          episodes=tuple(episodes))
         if self.teacher is not None and not self._teacher_finished():
             flat = rollout.obs.flatten(0, 1)
             rollout.teacher_logits = self.teacher(flat, self.game_ids.repeat(steps)).view(
@@ -231,44 +294,51 @@ class Learner:
         batch = flat.obs.shape[0]
         size = batch // a.num_minibatches
         stats: list[dict[str, Tensor]] = []
-        lam, teacher_stats = self._decide_lam(rollout, advantages)
+        lams, teacher_stats = self._decide_lam(rollout, advantages)
         for _ in range(a.update_epochs):
             order = torch.randperm(batch, generator=self.generator).to(self.device)
             for i, index in enumerate(order.split(size)):
-                stats.append(self._minibatch(flat.take_rows(index), lam,
+                stats.append(self._minibatch(flat.take_rows(index), lams,
                                              measure=self._measures(i)))
         keys = list(dict.fromkeys(key for s in stats for key in s))  # gate stats: measured only
         means = dict(zip(keys, torch.stack([torch.stack([s[k] for s in stats if k in s]).mean()
                                             for k in keys]).tolist(), strict=True))
-        if self.teacher_weight is not None:
+        if isinstance(self.teacher_weight, PerGame):
+            self.teacher_weight.observe_update([means.get(f"gate/cosine/{game}")
+                                                for game in self.spec.games])
+        elif self.teacher_weight is not None:
             self.teacher_weight.observe_update(means.get("gate/cosine"))
         return means | teacher_stats | {"lr": self.optimizer.param_groups[0]["lr"]}
 
-    def _decide_lam(self, rollout: Rollout, advantages: Tensor) -> tuple[float,
-                                                                         dict[str, float]]:
-        """λ_t for this update from the teacher-weight schedule, and what to log: ``lam``
-        (teacher/lam), ``teacher/agreement`` (this rollout's ρ, whatever the schedule; in a
-        multi-game run also each game's, ``teacher/agreement/<game>``, over that game's envs)
-        and the schedule's own statistics. Without a teacher: the configured λ, unused."""
+    def _decide_lam(self, rollout: Rollout, advantages: Tensor
+                    ) -> tuple[tuple[float, ...], dict[str, float]]:
+        """λ_t of each game's KL for this update, from the teacher-weight schedule (one λ_t for
+        all games, or with ``teacher.per_game`` one per game), and what to log: ``lam``
+        (teacher/lam, the mean over games), ``teacher/agreement`` (this rollout's ρ, whatever
+        the schedule; in a multi-game run also each game's, ``teacher/agreement/<game>``, over
+        that game's envs) and the schedule's own statistics. Without a teacher: the
+        configured λ, unused."""
+        games = len(self.spec.games)
         if self.teacher_weight is None:
-            return self.config.teacher.lam, {}
-        if rollout.teacher_logits is None:  # the schedule has finished: RL alone from here
-            return 0.0, {"lam": 0.0}
-        teacher_logprob = action_log_prob(torch.log_softmax(rollout.teacher_logits, -1),
-                                          rollout.actions)
-        rho = float(agreement(advantages, teacher_logprob, rollout.logprobs))
-        lam, stats = self.teacher_weight.decide(Signals(self.global_step, rollout.returns, rho))
-        if len(self.spec.games) > 1:
-            for g, game in enumerate(self.spec.games):
-                envs = rollout.game_ids == g
-                stats[f"teacher/agreement/{game}"] = float(agreement(
-                    advantages[:, envs], teacher_logprob[:, envs], rollout.logprobs[:, envs]))
-        return lam, stats | {"lam": lam, "teacher/agreement": rho}
+            return (self.config.teacher.lam,) * games, {}
+        if rollout.teacher_logits is None:  # every schedule has finished: RL alone from here
+            return (0.0,) * games, {"lam": 0.0}
+        whole, per_game = rollout_signals(rollout, advantages, self.global_step,
+                                          self.spec.games)
+        if isinstance(self.teacher_weight, PerGame):
+            lams, stats = self.teacher_weight.decide(per_game)
+        else:
+            lam, stats = self.teacher_weight.decide(whole)
+            lams = (lam,) * games
+        if games > 1:
+            stats |= {f"teacher/agreement/{game}": signals.agreement
+                      for game, signals in zip(self.spec.games, per_game, strict=True)}
+        return lams, stats | {"lam": sum(lams) / games, "teacher/agreement": whole.agreement}
 
     def _teacher_finished(self) -> bool:
         """Whether the teacher-weight schedule has set λ_t = 0 for good (``stop``,
-        ``agreement_stop``): the rollout then skips the teacher's forward pass and the update
-        is RL alone's."""
+        ``agreement_stop``; with ``teacher.per_game``, every game's schedule): the rollout then
+        skips the teacher's forward pass and the update is RL alone's."""
         return self.teacher_weight is not None and self.teacher_weight.finished
 
     @staticmethod
@@ -277,7 +347,9 @@ class Learner:
         statistics on this minibatch of an epoch: the first one."""
         return minibatch == 0
 
-    def _minibatch(self, mb: Batch, lam: float, measure: bool = True) -> dict[str, Tensor]:
+    def _minibatch(self, mb: Batch, lams: Sequence[float], measure: bool = True
+                   ) -> dict[str, Tensor]:
+        """One optimizer step on ``mb``; ``lams`` weight the games' KLs, one per game."""
         a = self.config.agent
         out = self.agent(mb.obs, mb.games)
         advantages = mb.advantages
@@ -295,7 +367,7 @@ class Learner:
             (policy.mean() + value.mean()).backward()
         else:
             kl = teacher_kl(out.distill_logits, mb.teacher, self.config.teacher.temperature)
-            stats |= self._teacher_backward(policy, value, kl, mb, advantages, lam, measure)
+            stats |= self._teacher_backward(policy, value, kl, mb, advantages, lams, measure)
         nn.utils.clip_grad_norm_(self.agent.parameters(), a.max_grad_norm)
         self.optimizer.step()
         return stats
@@ -315,16 +387,19 @@ class Learner:
         return terms.policy - a.ent_coef * terms.entropy, a.vf_coef * terms.value, terms
 
     def _teacher_backward(self, policy: Tensor, value: Tensor, kl: Tensor, mb: Batch,
-                          advantages: Tensor, lam: float, measure: bool = True
+                          advantages: Tensor, lams: Sequence[float], measure: bool = True
                           ) -> dict[str, Tensor]:
-        """Backpropagates RL + KL through the gate: one (RL loss, KL) pair per game, each game's
-        losses averaged over its samples and weighted 1/games, so that with one game (or
-        balanced games) the pairs add up to the batch means. The plain sum (multitask) needs
-        no separate gradients: unless ``measure``, its update is one backward pass of
-        sum(RL) + lam sum(KL), the same gradient as the gated path without its statistics."""
+        """Backpropagates RL + KL through the gate: one (RL loss, KL) pair per game k, each
+        game's losses averaged over its samples and weighted 1/games, so that with one game (or
+        balanced games) the pairs add up to the batch means; game k's KL has weight
+        ``lams[k]`` (:func:`rl_auxgrad.gating.gated_backward`: g = sum_k u_k, u_k the gate's
+        update of (g_RL,k, g_KL,k) at λ_k). The plain sum (multitask) needs no separate
+        gradients: unless ``measure``, its update is one backward pass of
+        sum_k (RL_k + lams[k] KL_k), the same gradient as the gated path without its
+        statistics. kl_only: the value loss plus each sample's KL weighted by its game's λ."""
         stats = {"losses/teacher_kl": kl.mean().detach()}
         if self.gate is None:  # kl_only: pure distillation, the value head still learns
-            (value.mean() + lam * kl.mean()).backward()
+            (value.mean() + (kl.new_tensor(lams)[mb.games] * kl).mean()).backward()
             return stats
         games_count = len(self.spec.games)
         masks = [mb.games == g for g in range(games_count)]
@@ -332,7 +407,8 @@ class Learner:
         policies = [policy[m].mean() / games_count for m in masks]
         values = [value[m].mean() / games_count for m in masks]
         if isinstance(self.gate, MultiTask) and not measure:
-            (sum(policies) + sum(values) + lam * sum(auxes)).backward()
+            (sum(policies) + sum(values)
+             + sum(lam * aux for lam, aux in zip(lams, auxes, strict=True))).backward()
             return stats
         if self.config.gate.reference == "full":  # the papers' literal L_main
             mains, ungated = [p + v for p, v in zip(policies, values, strict=True)], None
@@ -341,8 +417,8 @@ class Learner:
         jacobians = ([self._main_jacobian(mb, advantages, m) for m in masks]
                      if isinstance(self.gate, Attittud) else None)
         gate_stats: GateStats = gated_backward(mains, auxes, self.agent.parameters(), self.gate,
-                                               lam, scope=self.scope, main_jacobian=jacobians,
-                                               ungated=ungated)
+                                               lams, scope=self.scope,
+                                               main_jacobian=jacobians, ungated=ungated)
         stats["gate/cosine"] = gate_stats.cosine.mean()
         stats["gate/cosine_full"] = gate_stats.total_cosine.mean()
         stats["gate/weight"] = gate_stats.weight.mean()

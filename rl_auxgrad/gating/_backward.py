@@ -9,7 +9,7 @@ import torch
 from torch import Tensor
 from torch.autograd.graph import Node
 
-from ._checks import as_list, check_lam, check_losses, check_params, check_scope
+from ._checks import as_list, check_losses, check_params, check_scope, per_pair_lam
 from ._gates import Gate, GateStats, cosine_of
 from ._registry import make_gate
 
@@ -21,7 +21,7 @@ def gated_backward(
     aux: Tensor | Sequence[Tensor],
     params: Iterable[Tensor],
     gate: Gate | str,
-    lam: float | Tensor = 1.0,
+    lam: float | Tensor | Sequence[float | Tensor] = 1.0,
     *,
     scope: Iterable[Tensor] | None = None,
     main_jacobian: MainJacobian | Sequence[MainJacobian | None] | None = None,
@@ -30,12 +30,20 @@ def gated_backward(
     """Backpropagates ``main`` and ``aux`` and accumulates the gated gradient into ``.grad``.
 
     For each pair ``(main_i, aux_i)`` (one loss each, or lists of equal length, e.g. one pair
-    per game) it finds from the autograd graph which of ``params`` each loss reaches, and adds
+    per game) with its weight ``lam_i`` (``lam``: one value for every pair, or one per pair)
+    it finds from the autograd graph which of ``params`` each loss reaches, and adds
 
     - to a parameter both reach and in ``scope`` (default: all ``params``): the gate's update
-      ``u_i``, computed on the flat gradients of all such parameters (:class:`Gate`);
-    - to a parameter both reach but outside ``scope``: ``g_main_i + lam g_aux_i``;
-    - to a parameter only ``main_i`` reaches: ``g_main_i``; only ``aux_i``: ``lam g_aux_i``.
+      ``u_i = gate(g_main_i, g_aux_i, lam_i)``, computed on the flat gradients of all such
+      parameters (:class:`Gate`);
+    - to a parameter both reach but outside ``scope``: ``g_main_i + lam_i g_aux_i``;
+    - to a parameter only ``main_i`` reaches: ``g_main_i``; only ``aux_i``: ``lam_i g_aux_i``.
+
+    So the gradient written is ``g = sum_i u_i``; with the weighted cosine gate
+    ``g = sum_i [g_main_i + lam_i max(0, cos(g_main_i, g_aux_i)) g_aux_i]``. A pair with
+    ``lam_i = 0`` takes nothing of ``g_aux_i`` (every gate scales its auxiliary part by
+    ``lam``), but ``g_aux_i`` is still differentiated and the pair's stats (the cosine) still
+    measured: an auxiliary loss scaled by 0 instead would have no direction to compare.
 
     Gradients accumulate into ``.grad`` like ``Tensor.backward``. Each loss is differentiated
     once with ``torch.autograd.grad``, on the parameters it reaches only; the graph is freed
@@ -54,7 +62,7 @@ def gated_backward(
     check_losses(mains, auxes)
     params = check_params(params, "params")
     in_scope = check_scope(scope, params)
-    check_lam(lam)
+    lams = per_pair_lam(lam, len(mains))
     gate = make_gate(gate) if isinstance(gate, str) else gate
     jacobians = _per_pair(main_jacobian, len(mains))
     extras = [None] * len(mains) if ungated is None else as_list(ungated, "ungated")
@@ -64,7 +72,8 @@ def gated_backward(
 
     total: dict[int, Tensor] = {}
     stats = []
-    for i, (main_i, aux_i, extra_i) in enumerate(zip(mains, auxes, extras, strict=True)):
+    for i, (main_i, aux_i, extra_i, lam_i) in enumerate(zip(mains, auxes, extras, lams,
+                                                              strict=True)):
         main_reach = _reached(main_i, position)
         aux_reach = _reached(aux_i, position)
         for kind, reach in (("main", main_reach), ("aux", aux_reach)):
@@ -86,7 +95,7 @@ def gated_backward(
         flat_aux = torch.cat([g_aux[j].reshape(-1) for j in gated])
         jacobian = jacobians[i]
         update, pair_stats = gate(
-            flat_main, flat_aux, lam, slot=i,
+            flat_main, flat_aux, lam_i, slot=i,
             sizes=torch.tensor(sizes, device=flat_main.device),
             jacobian=None if jacobian is None else _thunk(jacobian, [params[j] for j in gated]),
         )
@@ -107,9 +116,9 @@ def gated_backward(
             elif j not in aux_reach:
                 grad = g_main[j]
             elif j not in main_reach:
-                grad = lam * g_aux[j]
+                grad = lam_i * g_aux[j]
             else:
-                grad = g_main[j] + lam * g_aux[j]
+                grad = g_main[j] + lam_i * g_aux[j]
             total[j] = total[j] + grad if j in total else grad
 
     for j, grad in total.items():  # fresh tensors (or views of the fresh update): no copy

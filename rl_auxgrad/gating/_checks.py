@@ -20,10 +20,25 @@ def check_flat_pair(g_main: Tensor, g_aux: Tensor) -> None:
                          f"{g_aux.numel()}")
 
 
-def check_lam(lam: float | Tensor) -> None:
+def check_lam(lam: float | Tensor, name: str = "lam") -> None:
     value = float(lam)
     if not math.isfinite(value) or value < 0:
-        raise ValueError(f"lam must be a finite number >= 0, got {value!r}")
+        raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
+
+
+def per_pair_lam(lam: float | Tensor | Sequence[float | Tensor], pairs: int
+                 ) -> list[float | Tensor]:
+    """``lam`` for each of ``pairs`` loss pairs: one value shared by all, or a sequence of one
+    value per pair."""
+    if not isinstance(lam, Sequence):
+        check_lam(lam)
+        return [lam] * pairs
+    if len(lam) != pairs:
+        raise ValueError(f"lam has {len(lam)} values for {pairs} loss pairs: give one value, "
+                         "or one per pair")
+    for i, value in enumerate(lam):
+        check_lam(value, f"lam[{i}]")
+    return list(lam)
 
 
 def as_list(value: T | Sequence[T], name: str) -> list[T]:
