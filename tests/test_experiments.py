@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib
 import json
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +17,7 @@ from torch.utils.tensorboard import SummaryWriter
 
 from rl_auxgrad import train as train_module
 from rl_auxgrad.agents.networks import ActorCritic, make_torso
+from rl_auxgrad.config import load_config
 from rl_auxgrad.records import write_record
 from rl_auxgrad.run_dir import RUNS_ENV, RunDir
 from rl_auxgrad.runs import RunSpec, finished, run_one, scalars
@@ -30,7 +32,7 @@ from scripts.experiments import (
     multitask_teacher,
     precision_check,
 )
-from scripts.experiments.common import Experiment, binned, passing_bin, run_all
+from scripts.experiments.common import Experiment, MethodRuns, binned, passing_bin, run_all
 
 ROOT = Path(__file__).parents[1]
 CONFIG = str(ROOT / "configs" / "cartpole.yaml")
@@ -324,8 +326,9 @@ def test_atari_experiments_plan_the_first_steps_of_the_standard_schedule():
     assert "rl_alone__seed1" not in names and "rl_alone__seed2" in names  # seed 1 is reused
     assert names[:3] == ["rl+kl__seed1", "cosine__seed1", "kl_only__seed1"]
     for run in runs + multitask_teacher.planned_runs([1], 500_000):
-        assert run.stop_at == 500_000 and not any(o.startswith("total_steps") for o in
-                                                  run.overrides)
+        control = run.name.startswith(multitask_teacher.CONTROL)
+        assert run.stop_at == (250_000 if control else 500_000)
+        assert not any(o.startswith("total_steps") for o in run.overrides)
         has_teacher = "teacher.path=teachers/breakout_ppo_350k" in run.overrides
         assert has_teacher != ("teacher.path=none" in run.overrides)
 
@@ -337,7 +340,10 @@ def test_atari_reports_say_what_has_not_run_yet(module, tmp_path, monkeypatch):
     if module is breakout_teacher:
         monkeypatch.setattr(module, "REUSED", {})
     text, claims = module.report(tmp_path)
-    assert text.count("not run yet") == len(module.METHODS)
+    assert all(f"| {method} | not run yet |" in text for method in module.METHODS)
+    if module is multitask_teacher:
+        assert "250,000 steps): not run yet." in text  # the 18-action control
+        assert "- stop_per_game not run yet" in text
     assert all(claim.verdict == "not measured yet" for claim in claims)
     assert (tmp_path / f"{module.__name__.rsplit('.', 1)[-1]}.png").is_file()
 
@@ -359,10 +365,33 @@ def test_breakout_claims_say_so_far_until_every_method_they_compare_is_finished(
     assert cosine.verdict == "differs"
 
 
+def test_multitask_plans_the_default_per_game_and_the_18_action_breakout_control():
+    runs = {r.name: r for r in multitask_teacher.planned_runs([1, 2], 500_000)}
+    assert list(runs) == [f"{name}__seed{seed}" for seed in (1, 2) for name in (
+        "cosine", "stop_per_game", "multitask_rl+kl", "multitask_rl", "breakout18_rl")]
+    per_game = runs["stop_per_game__seed1"]
+    config = load_config(per_game.config, list(per_game.overrides))
+    assert (config.env.id, config.gate.name, config.teacher.lam_schedule,
+            config.teacher.per_game) == ("Breakout+MsPacman", "multitask", "stop", True)
+    assert config.teacher.path == "teachers/breakout_ppo_350k" and per_game.stop_at == 500_000
+    cosine = runs["cosine__seed1"]
+    assert load_config(cosine.config, list(cosine.overrides)).teacher.lam_schedule == "constant"
+    control = runs["breakout18_rl__seed2"]
+    config = load_config(control.config, list(control.overrides))
+    assert (config.env.id, config.env.full_action_space, config.teacher.path, config.gate.name,
+            config.seed) == ("Breakout", True, None, "single", 2)
+    assert control.stop_at == 250_000  # a multi-task run's Breakout steps
+    # the Breakout experiment's RL alone but for the action set
+    (rl_alone,) = [r for r in breakout_teacher.planned_runs([2], 500_000)
+                   if r.name == "rl_alone__seed2"]
+    assert control.config == rl_alone.config
+    assert set(control.overrides) ^ set(rl_alone.overrides) == {"env.full_action_space=true"}
+
+
 def test_multitask_claims_compare_per_game_scores_and_gate_weights():
-    def decide(summary, single_breakout, unfinished):
+    def decide(summary, single_breakout, unfinished, control=np.nan):
         return multitask_teacher.claims(multitask_teacher.Measured(
-            (1, 2), 500_000, {}, summary, single_breakout, unfinished))
+            (1, 2), 500_000, {}, summary, single_breakout, control, {}, {}, unfinished))
 
     def summary(mt, kl, cos, weights):
         games = ("Breakout", "MsPacman")
@@ -376,13 +405,13 @@ def test_multitask_claims_compare_per_game_scores_and_gate_weights():
         return out
 
     poster = summary(mt=(3, 500), kl=(6, 300), cos=(7, 500), weights=(0.3, 0.05))
-    claims = decide(poster, 8.0, [])
-    assert [c.verdict for c in claims] == ["agrees"] * 3
+    claims = decide(poster, 8.0, [], control=5.0)
+    assert [c.verdict for c in claims[:3]] == ["agrees"] * 3
     assert "cosine gate weight Ms. Pac-Man 0.05" in claims[2].measured
-    assert all(c.why == "" for c in claims)
+    assert all(c.why == "" for c in claims[:3])
+    assert "4 actions 8, 18 actions 5" in claims[0].measured
     # the gate shields Ms. Pac-Man from most of the teacher's harm, but not all of it
-    *_, cosine = decide(summary((3, 500), (6, 300), (7, 450), (0.3, 0.05)),
-                                           8.0, [])
+    _, _, cosine, _ = decide(summary((3, 500), (6, 300), (7, 450), (0.3, 0.05)), 8.0, [])
     assert cosine.verdict == "partly"
     assert "recovers 75% of the score RL + KL loses" in cosine.why
     # Ms. Pac-Man passing more of the Breakout teacher than Breakout does: not ignored
@@ -391,6 +420,118 @@ def test_multitask_claims_compare_per_game_scores_and_gate_weights():
     assert claims[2].verdict == "differs so far (multitask_rl not finished)"
     # a multi-task Breakout as good as single-task's is not learnt "at its expense"
     assert decide(poster, 3.0, [])[0].verdict == "differs"
+    # until the 18-action control has run, the verdict rests on the 4-action reference
+    expense = decide(poster, 8.0, ["breakout18_rl"])[0]
+    assert expense.verdict == "agrees so far (breakout18_rl not finished)"
+    assert "18 actions not run yet, so the verdict rests on the 4-action reference" in (
+        expense.measured)
+    # below 4-action Breakout but not below 18-action Breakout: the action set's gap
+    expense = decide(poster, 8.0, [], control=2.0)[0]
+    assert expense.verdict == "partly" and "the gap is the action set's" in expense.why
+
+
+def test_the_default_per_game_claim_reads_when_each_games_schedule_stopped():
+    stop = multitask_teacher.GameStop
+
+    def decide(stops, pacman_late, reached=(501_760, 501_760), seed_2=None):
+        runs = {"stop_per_game": MethodRuns([1, 2], list(reached), {})}
+        summary = {("stop_per_game", "charts/episodic_return/MsPacman"): (400.0, pacman_late),
+                   ("multitask_rl", "charts/episodic_return/MsPacman"): (450.0, 700.0)}
+        unfinished = ["stop_per_game"] if min(reached) < 500_000 else []
+        *_, claim = multitask_teacher.claims(multitask_teacher.Measured(
+            (1, 2), 500_000, runs, summary, 8.0, np.nan, {},
+            {1: stops, 2: seed_2 or stops}, unfinished))
+        return claim
+
+    pacman = stop(61_440, False, -0.04)
+    by_score = {"Breakout": stop(30_720, True, 0.1), "MsPacman": pacman}
+    still_on = {"Breakout": stop(None, False, 0.1), "MsPacman": pacman}
+    claim = decide(by_score, 720.0)
+    assert claim.verdict == "agrees" and claim.why == ""
+    assert ("seed 1: Ms. Pac-Man λ → 0 at 61,440 steps (ρ's upper bound below 0), mean ρ "
+            "-0.04; Breakout λ → 0 at 30,720 steps (the teacher's score reached)") in (
+        claim.measured)
+    assert "late Ms. Pac-Man 720, multitask RL 700" in claim.measured
+    assert decide(still_on, 720.0).verdict == "agrees"
+    # the schedules tell the games apart, but Ms. Pac-Man ends below multitask RL
+    claim = decide(still_on, 600.0)
+    assert claim.verdict == "partly" and "below multitask RL's 700" in claim.why
+    # Breakout's stopping first on the bound: the signal says the teacher hurts both games
+    claim = decide({"Breakout": stop(30_720, False, -0.1), "MsPacman": pacman}, 720.0)
+    assert claim.verdict == "differs"
+    assert "seed 1: Breakout's λ stopped on the bound at 30,720 steps" in claim.why
+    claim = decide({"Breakout": stop(None, False, 0.1), "MsPacman": stop(None, False, 0.02)},
+                   720.0)
+    assert claim.verdict == "differs" and "Ms. Pac-Man's λ never stopped" in claim.why
+    # a seed short of the budget does not count yet
+    claim = decide(still_on, 720.0, (501_760, 300_000),
+                   seed_2={"Breakout": stop(None, False, 0.1), "MsPacman": stop(None, False, 0.0)})
+    assert claim.verdict == "agrees so far (stop_per_game not finished)"
+    assert "seed 2" not in claim.measured
+
+
+def test_the_multitask_section_reads_the_per_game_schedules_and_the_18_action_control(
+        tmp_path, monkeypatch):
+    monkeypatch.setenv(RUNS_ENV, str(tmp_path / "runs"))
+    for module in (multitask_teacher, breakout_teacher):
+        monkeypatch.setattr(module, "EXPERIMENT",
+                            Experiment(module.EXPERIMENT.name, tmp_path / "records"))
+    monkeypatch.setattr(breakout_teacher, "REUSED", {})
+    steps = 200_000
+
+    def run(experiment: str, name: str, until: int,
+            tags: dict[str, Callable[[int], float | None]]) -> None:
+        """A run logging each of ``tags`` (a function of the step, None: not logged) every 5k
+        steps up to ``until``."""
+        write_atari_run(tmp_path / "runs" / "experiments" / experiment / name, "", {
+            tag: [(t, f(t)) for t in range(0, until + 1, 5_000) if f(t) is not None]
+            for tag, f in tags.items()})
+
+    for seed in (1, 2):
+        run("multitask_teacher", f"multitask_rl__seed{seed}", steps, {
+            "charts/episodic_return": lambda t: 1.0,
+            "charts/episodic_return/Breakout": lambda t: 3.0,
+            "charts/episodic_return/MsPacman": lambda t: 500.0})
+        stops = seed == 1  # seed 2's Breakout schedule is still on at the end
+        run("multitask_teacher", f"stop_per_game__seed{seed}", steps, {
+            "charts/episodic_return": lambda t: 1.0,
+            "charts/episodic_return/Breakout": lambda t: 8.0,
+            "charts/episodic_return/MsPacman": lambda t: 520.0,
+            "teacher/lam/MsPacman": lambda t: float(t < 20_000),
+            "teacher/stopped_at/MsPacman": lambda t: 20_000.0 if t >= 20_000 else None,
+            "teacher/agreement/MsPacman": lambda t: -0.05,
+            "teacher/lam/Breakout": lambda t, s=stops: float(not s or t < 60_000),
+            "teacher/stopped_at/Breakout":
+                lambda t, s=stops: 60_000.0 if s and t >= 60_000 else None,
+            "teacher/student_return/Breakout":
+                lambda t, s=stops: 9.5 if s and t >= 60_000 else 5.0,
+            "teacher/teacher_return/Breakout": lambda t: 9.0,
+            "teacher/agreement/Breakout": lambda t: 0.1})
+        run("multitask_teacher", f"breakout18_rl__seed{seed}", steps // 2,
+            {"charts/episodic_return": lambda t: 2.0})
+        run("breakout_teacher", f"rl_alone__seed{seed}", steps,
+            {"charts/episodic_return": lambda t: 8.0})
+
+    measured = multitask_teacher.measure((1, 2), steps)
+    assert measured.unfinished == ["cosine", "multitask_rl+kl"]
+    assert (measured.single_breakout, measured.control_breakout) == (8.0, 2.0)
+    assert measured.control_reached == {1: 100_000, 2: 100_000}
+    breakout, pacman = (measured.stops[1][g] for g in ("Breakout", "MsPacman"))
+    assert (breakout.at, breakout.by_score, pacman.at, pacman.by_score) == (
+        60_000, True, 20_000, False)
+    assert pacman.agreement == pytest.approx(-0.05)
+    assert measured.stops[2]["Breakout"].at is None
+    text = multitask_teacher.prose(measured)
+    assert "`rl_alone`): 8; with" in text
+    assert "100,000 steps): 2 (seeds, steps reached: 1 (100,000), 2 (100,000))" in text
+    assert "| stop_per_game | 0.8 → 0.5 | 0.2 → 0 | 0.1 → 0.1 | -0.05 → -0.05 |" in text
+    assert ("- seed 1: Breakout λ → 0 at 60,000 steps (the teacher's score reached), mean ρ "
+            "0.1; MsPacman λ → 0 at 20,000 steps (ρ's upper bound below 0), mean ρ -0.05") in text
+    assert "- seed 2: Breakout λ still on, mean ρ 0.1;" in text
+    expense, *_, per_game = multitask_teacher.claims(measured)
+    assert expense.verdict == "partly"  # 3 below 4-action Breakout's 8, not 18-action's 2
+    assert per_game.verdict == "agrees" and "late Ms. Pac-Man 520, multitask RL 500" in (
+        per_game.measured)
 
 
 def test_the_report_says_why_a_claim_does_not_agree():
