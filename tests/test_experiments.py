@@ -643,3 +643,31 @@ def test_the_budget_of_the_committed_records_names_each_one_once():
     assert names == committed | {"breakout_ppo_noteacher"}
     reused = atari_budget.budget(ROOT / "docs" / "data" / "breakout_ppo_noteacher.npz")
     assert (reused.method, reused.seed, reused.protocol) == ("rl_alone", 1, "v5")
+
+
+@pytest.mark.parametrize(("student", "rho", "says"), [
+    (0.5, [0.1, -0.2], "by the score rule (student 0.50 ≥ teacher 0.0)"),
+    (None, [-0.1, -0.3], "by the bound (ρ's upper bound below 0; mean ρ until then -0.200)")])
+def test_breakout_harmful_says_which_rule_stopped_the_default(tmp_path, student, rho, says):
+    harmful = importlib.import_module("scripts.experiments.breakout_harmful")
+    writer = SummaryWriter(str(tmp_path))
+    for step, value in zip((1024, 2048), rho, strict=True):
+        writer.add_scalar("teacher/agreement", value, step)
+    if student is not None:
+        writer.add_scalar("teacher/student_return", student, 2048)
+    writer.add_scalar("teacher/stopped_at", 2048, 2048)
+    writer.close()
+    assert harmful.teacher_score("harmful") == 0.0
+    assert harmful.stop_reason(tmp_path, "harmful") == f"stopped at 2,048 steps {says}"
+    assert harmful.stop_reason(tmp_path / "none", "harmful") == "did not stop"
+
+
+def test_breakout_harmful_plans_the_default_and_rl_plus_kl_with_each_teacher():
+    harmful = importlib.import_module("scripts.experiments.breakout_harmful")
+    runs = harmful.planned_runs(1000, [1])
+    assert [r.name for r in runs] == ["stop__harmful__seed1", "rl+kl__harmful__seed1",
+                                      "stop__uniform__seed1", "rl+kl__uniform__seed1"]
+    stop = load_config(runs[0].config, list(runs[0].overrides))
+    assert (stop.teacher.lam_schedule, stop.teacher.path, stop.gate.name) == (
+        "stop", "teachers/breakout_harmful_swap", "multitask")
+    assert load_config(runs[3].config, list(runs[3].overrides)).teacher.lam_schedule == "constant"
