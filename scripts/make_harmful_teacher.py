@@ -42,7 +42,7 @@ import torch
 from torch.nn import functional as F
 
 from rl_auxgrad.agents.networks import ActorCritic
-from rl_auxgrad.envs import make_vector_env
+from rl_auxgrad.envs import EnvSpec, make_vector_env
 from rl_auxgrad.evaluate import score_path
 from rl_auxgrad.teachers import load_agent, load_native, read_card, save_teacher
 
@@ -164,7 +164,8 @@ def main(argv: list[str] | None = None) -> int:
             made = {"edit": "exact: the policy heads' output rows "
                             + ("permuted" if args.rule == "swap" else "set to 0")}
         else:
-            network, made = distil(source, game, args.rule, args.states, args.epochs, args.seed)
+            network, made = distil(source, game, env.spec, args.rule, args.states,
+                                   args.epochs, args.seed)
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
@@ -188,15 +189,13 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def distil(source: Path, game: str, rule: str, states_count: int, epochs: int, seed: int
-           ) -> tuple[ActorCritic, dict[str, str]]:
-    """The source teacher's network fitted to a state rule by KL(rule || network) on states
-    the source visits (module docstring), and how it was made."""
+def distil(source: Path, game: str, spec: EnvSpec, rule: str, states_count: int, epochs: int,
+           seed: int) -> tuple[ActorCritic, dict[str, str]]:
+    """The source teacher's network (for ``game``'s env ``spec``) fitted to a state rule by
+    KL(rule || network) on states the source visits (module docstring), and how it was made."""
     torch.manual_seed(seed)
     states = visited_states(source, game, states_count, seed)
-    env = make_vector_env(game, 1, seed=0)
-    teacher = load_native(source, env.spec, torch.device("cpu"))
-    env.close()
+    teacher = load_native(source, spec, torch.device("cpu"))
     game_ids = torch.zeros(len(states), dtype=torch.long)
     targets = rule_targets(rule, torch.softmax(teacher(states, game_ids), -1), states)
     network = load_agent(source)

@@ -20,7 +20,6 @@ are for a GPU (``--steps 500000`` with a runs folder of its own).
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -28,6 +27,7 @@ import numpy as np
 
 from rl_auxgrad.records import is_record
 from rl_auxgrad.runs import scalars
+from rl_auxgrad.teachers import read_card
 from scripts.experiments import breakout_teacher
 from scripts.experiments.breakout_stop import WINDOW, window_means
 from scripts.experiments.common import ROOT, Experiment, RunSpec, teacher_runs
@@ -43,8 +43,7 @@ RL_ALONE_SEEDS = (1, 2)
 
 
 def teacher_score(teacher: str) -> float:
-    return float(json.loads((ROOT / TEACHERS[teacher] / "teacher.json").read_text())
-                 ["score"]["mean"])
+    return float(read_card(ROOT / TEACHERS[teacher])["score"]["mean"])
 
 
 def planned_runs(steps: int, seeds: list[int]) -> list[RunSpec]:

@@ -232,6 +232,29 @@ def recorded_seeds(record: Record, teacher: str, method: str) -> list[int]:
                                    if f"{teacher}/{run_name(method, lam, s)}" in record]
 
 
+def shared_seeds(record: Record, teacher: str, a: str, b: str) -> list[int]:
+    return sorted(set(recorded_seeds(record, teacher, a)) & set(recorded_seeds(record, teacher, b)))
+
+
+def cell(comparison: Comparison | None, seeds: list[int]) -> str:
+    """A table cell: Δ IQM [95% CI] verdict, P(A > B), n (– under 3 seeds)."""
+    if comparison is None:
+        return f"– (n {len(seeds)})"
+    return f"{comparison.difference} {comparison.verdict}, P {comparison.probability:.2f}, " \
+           f"n {len(seeds)}"
+
+
+def compared(record: Record, teacher: str, method: str, reference: str, part: str,
+             margin: float, reps: int | None) -> tuple[Comparison | None, list[int]]:
+    """``method`` against ``reference`` with ``teacher`` on the seeds both have (None under
+    3)."""
+    seeds = shared_seeds(record, teacher, method, reference)
+    if len(seeds) < 3:
+        return None, seeds
+    return compare(scores(record, teacher, method, part, seeds),
+                   scores(record, teacher, reference, part, seeds), margin, reps), seeds
+
+
 def conditions(record: Record, method: str, reps: int | None = None
                ) -> list[tuple[str, Comparison | None, list[int]]]:
     """Each row of :data:`CONDITIONS` for ``method``: the comparison on the seeds both it and
@@ -239,12 +262,8 @@ def conditions(record: Record, method: str, reps: int | None = None
     resamples (default: aggregate's)."""
     rows = []
     for label, part, reference, teacher, _ in CONDITIONS:
-        seeds = sorted(set(recorded_seeds(record, teacher, method))
-                       & set(recorded_seeds(record, teacher, reference)))
-        comparison = (compare(scores(record, teacher, method, part, seeds),
-                              scores(record, teacher, reference, part, seeds),
-                              MARGINS["harmful" if teacher == "harmful" else part], reps)
-                      if len(seeds) >= 3 else None)
+        comparison, seeds = compared(record, teacher, method, reference, part,
+                                     MARGINS["harmful" if teacher == "harmful" else part], reps)
         rows.append((label, comparison, seeds))
     return rows
 
@@ -339,9 +358,7 @@ def report(evaluation: Evaluation, figures: Path | None = None) -> str:
     header = " | ".join(f"({label}) {wording}" for label, _, _, _, wording in CONDITIONS)
     lines = [f"| method | {header} | passes |", "|---|" + "---|" * len(CONDITIONS) + "---:|"]
     for method, rows in evaluation.rows.items():
-        cells = [("–" if c is None else
-                  f"{c.difference} {c.verdict}, P {c.probability:.2f}, n {len(s)}")
-                 for _, c, s in rows]
+        cells = ["–" if c is None else cell(c, s) for _, c, s in rows]
         lines.append(f"| {method} | " + " | ".join(cells) + f" | {passed(rows)} of 3 |")
     recorded = sum(1 for key in record.curves if key.endswith(f"/{RETURN}"))
     seeds = per_seed_tables(evaluation.rows)
@@ -368,29 +385,6 @@ CONTROLS = ("matched_constant", "cosine_shuffled")
 shuffled in time. A gate that is better than neither gains by down-weighting, not gating."""
 PARTS = (("early", "early return"), ("late", "late return"), ("auc", "AUC"))
 COSINE_GATES = ("cosine", "cosine_ema0.001", "cosine_ema0.01", "cosine_ema0.1")
-
-
-def shared_seeds(record: Record, teacher: str, a: str, b: str) -> list[int]:
-    return sorted(set(recorded_seeds(record, teacher, a)) & set(recorded_seeds(record, teacher, b)))
-
-
-def cell(comparison: Comparison | None, seeds: list[int]) -> str:
-    """A table cell: Δ IQM [95% CI] verdict, P(A > B), n (– under 3 seeds)."""
-    if comparison is None:
-        return f"– (n {len(seeds)})"
-    return f"{comparison.difference} {comparison.verdict}, P {comparison.probability:.2f}, " \
-           f"n {len(seeds)}"
-
-
-def compared(record: Record, teacher: str, method: str, reference: str, part: str,
-             margin: float, reps: int | None) -> tuple[Comparison | None, list[int]]:
-    """``method`` against ``reference`` with ``teacher`` on the seeds both have (None under
-    3)."""
-    seeds = shared_seeds(record, teacher, method, reference)
-    if len(seeds) < 3:
-        return None, seeds
-    return compare(scores(record, teacher, method, part, seeds),
-                   scores(record, teacher, reference, part, seeds), margin, reps), seeds
 
 
 def controls_section(record: Record, reps: int | None = None) -> str:
@@ -506,8 +500,7 @@ def ranking(evaluations: list[Evaluation]) -> list[Rank]:
         passes, relative = {}, {}
         for e in evaluations:
             passes[e.task.name] = passed(e.rows[method]) if method in e.rows else 0
-            seeds = sorted(set(recorded_seeds(e.record, "good", method))
-                           & set(recorded_seeds(e.record, "good", "rl_alone")))
+            seeds = shared_seeds(e.record, "good", method, "rl_alone")
             relative[e.task.name] = float(
                 trim_mean(scores(e.record, "good", method, "auc", seeds), 0.25)
                 / trim_mean(scores(e.record, "good", "rl_alone", "auc", seeds), 0.25))
