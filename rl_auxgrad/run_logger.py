@@ -14,6 +14,7 @@ from torch.utils.tensorboard import SummaryWriter
 
 from rl_auxgrad.envs import Episode
 from rl_auxgrad.run_dir import RunDir
+from rl_auxgrad.teachers.native import card_score
 
 SCORE_WINDOW = 20
 """Episodes in the mean score of the progress line and of the end-of-run summary."""
@@ -32,14 +33,13 @@ multi-line charts, each a list of tag regexes matched from the tag's start, so
 
 def card_scores(card: dict[str, Any], games: tuple[str, ...]) -> dict[str, float]:
     """``teacher/card_score`` (and ``teacher/card_score/<game>`` in a multi-game run) from a
-    teacher card's ``score`` (``{"mean": ..., "per_game": {...}}``); empty without one."""
-    score = card.get("score")
-    if not isinstance(score, dict) or not isinstance(score.get("mean"), int | float):
+    teacher card's score (:func:`~rl_auxgrad.teachers.native.card_score`); empty without one."""
+    score = card_score(card)
+    if score.mean is None:
         return {}
-    per_game = score.get("per_game", {}) if len(games) > 1 else {}
-    return {"teacher/card_score": float(score["mean"])} | {
-        f"teacher/card_score/{game}": float(per_game[game]) for game in games
-        if isinstance(per_game.get(game), int | float)}
+    per_game = score.per_game if len(games) > 1 else {}
+    return {"teacher/card_score": score.mean} | {
+        f"teacher/card_score/{game}": per_game[game] for game in games if game in per_game}
 
 
 @dataclass(frozen=True)

@@ -32,7 +32,16 @@ from scripts.experiments import (
     multitask_teacher,
     precision_check,
 )
-from scripts.experiments.common import Experiment, MethodRuns, binned, passing_bin, run_all
+from scripts.experiments.common import (
+    Experiment,
+    MethodRuns,
+    ScheduleStop,
+    binned,
+    card_mean,
+    passing_bin,
+    run_all,
+    schedule_stop,
+)
 
 ROOT = Path(__file__).parents[1]
 CONFIG = str(ROOT / "configs" / "cartpole.yaml")
@@ -655,11 +664,34 @@ def test_breakout_harmful_says_which_rule_stopped_the_default(tmp_path, student,
         writer.add_scalar("teacher/agreement", value, step)
     if student is not None:
         writer.add_scalar("teacher/student_return", student, 2048)
+    writer.add_scalar("teacher/teacher_return", 0.0, 2048)
     writer.add_scalar("teacher/stopped_at", 2048, 2048)
     writer.close()
-    assert harmful.teacher_score("harmful") == 0.0
-    assert harmful.stop_reason(tmp_path, "harmful") == f"stopped at 2,048 steps {says}"
-    assert harmful.stop_reason(tmp_path / "none", "harmful") == "did not stop"
+    assert harmful.stop_reason(tmp_path) == f"stopped at 2,048 steps {says}"
+    assert harmful.stop_reason(tmp_path / "none") == "did not stop"
+
+
+def test_schedule_stop_reads_the_scores_logged_up_to_the_stop_of_each_game(tmp_path):
+    writer = SummaryWriter(str(tmp_path))
+    for game, stopped, student, teacher in (("Breakout", 2048, [3.0, 9.5, 1.0], 9.0),
+                                            ("MsPacman", 1024, [200.0, 900.0, 900.0], None)):
+        writer.add_scalar(f"teacher/stopped_at/{game}", stopped, stopped)
+        for step, value in zip((1024, 2048, 3072), student, strict=True):
+            writer.add_scalar(f"teacher/student_return/{game}", value, step)
+        if teacher is not None:
+            writer.add_scalar(f"teacher/teacher_return/{game}", teacher, 1024)
+    writer.close()
+    breakout, pacman = (schedule_stop(tmp_path, game) for game in ("Breakout", "MsPacman"))
+    assert breakout == ScheduleStop(2048, 9.5, 9.0) and breakout.by_score
+    # the card does not score Ms. Pac-Man: no teacher score, so the bound stopped it
+    assert pacman == ScheduleStop(1024, 200.0, None) and not pacman.by_score
+    assert schedule_stop(tmp_path) == ScheduleStop(None) and not ScheduleStop(None).by_score
+    assert multitask_teacher.game_stop(tmp_path, "Breakout", 4096).by_score
+
+
+def test_card_mean_is_the_shipped_teachers_card_score():
+    assert card_mean("teachers/breakout_harmful_swap") == 0.0
+    assert card_mean("teachers/breakout_uniform") == pytest.approx(1.5, abs=0.05)
 
 
 def test_breakout_harmful_plans_the_default_and_rl_plus_kl_with_each_teacher():

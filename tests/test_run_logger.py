@@ -74,6 +74,9 @@ def test_layout_texts_and_card_score_are_written_once_and_survive_a_resume(tmp_p
     ({"score": {"mean": 3, "per_game": {"Breakout": 1, "MsPacman": 5}}},
      ("Breakout", "MsPacman"), {"teacher/card_score": 3.0, "teacher/card_score/Breakout": 1.0,
                                 "teacher/card_score/MsPacman": 5.0}),
+    # a one-game teacher in a multi-game run: its mean is its score in its game
+    ({"score": {"mean": 3}, "games": ["Breakout"]}, ("Breakout", "MsPacman"),
+     {"teacher/card_score": 3.0, "teacher/card_score/Breakout": 3.0}),
 ])
 def test_card_scores_come_from_the_cards_score(card, games, expected):
     assert card_scores(card, games) == expected

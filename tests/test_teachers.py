@@ -24,7 +24,9 @@ from rl_auxgrad.agents.networks import ActorCritic, make_torso
 from rl_auxgrad.envs import make_vector_env
 from rl_auxgrad.teachers import (
     UNAVAILABLE,
+    CardScore,
     TeacherError,
+    card_score,
     load_sb3,
     load_teacher,
     read_card,
@@ -231,6 +233,21 @@ def test_train_teacher_writes_a_card_whose_score_evaluate_reproduces(tmp_path, c
     assert f"mean {card['score']['mean']:.1f} ± {card['score']['std']:.1f}" \
         in capsys.readouterr().out
     assert script.main(["--steps", "512", "--out", str(out), "--why", "x"]) == 2  # no overwrite
+
+
+@pytest.mark.parametrize(("card", "expected"), [
+    ({}, CardScore()),
+    ({"score": 9.0}, CardScore()),  # not the card's format: no score
+    ({"score": {"mean": True}}, CardScore()),
+    ({"score": {"mean": 2, "std": 1}, "games": ["Breakout"]}, CardScore(2.0, {"Breakout": 2.0})),
+    ({"score": {"mean": 2}, "games": ["Breakout", "MsPacman"]}, CardScore(2.0, {})),
+    ({"score": {"mean": 2, "per_game": {"Breakout": 9, "MsPacman": "n/a"}},
+      "games": ["Breakout", "MsPacman"]}, CardScore(2.0, {"Breakout": 9.0})),
+    ({"score": {"per_game": {"Breakout": 9}}, "games": ["Breakout"]},
+     CardScore(None, {"Breakout": 9.0})),
+])
+def test_card_score_reads_the_mean_and_the_score_in_each_game(card, expected):
+    assert card_score(card) == expected
 
 
 @pytest.mark.parametrize("name", sorted(p.name for p in (ROOT / "teachers").iterdir()

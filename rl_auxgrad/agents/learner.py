@@ -53,6 +53,7 @@ from rl_auxgrad.teacher_weight import (
     agreement,
     play_return,
 )
+from rl_auxgrad.teachers.native import card_score
 
 Teacher = Callable[[Tensor, Tensor], Tensor]
 """``teacher(obs, game_ids) -> logits`` over the student's actions, computed without grad."""
@@ -64,11 +65,12 @@ def build_teacher_weight(config: TrainConfig, teacher: Teacher, device: torch.de
     ``score`` and ``stop`` compare the student with :func:`_teacher_return` (a multi-game run
     has no one score: ``stop`` then uses its bound alone); or, with ``teacher.per_game`` and
     several games, one per game (:class:`PerGame`), whose ``score`` and ``stop`` compare the
-    game's student with the card's ``score.per_game[<game>]`` (:func:`_card_scores`)."""
+    game's student with the card's score in that game
+    (:func:`~rl_auxgrad.teachers.native.card_score`)."""
     if not config.teacher.per_game or len(games) == 1:
         return _schedule(config, _teacher_return(config, teacher, device)
                          if len(games) == 1 else None)
-    scores = _card_scores(teacher)
+    scores = card_score(getattr(teacher, "card", {})).per_game
     unscored = [game for game in games if game not in scores]
     if config.teacher.lam_schedule == "score" and unscored:
         raise ConfigError(f"teacher.lam_schedule=score with teacher.per_game=true needs the "
@@ -104,9 +106,9 @@ def _teacher_return(config: TrainConfig, teacher: Teacher, device: torch.device
                     ) -> Callable[[], float]:
     """G_teacher, called once at the first update: the mean score on the teacher's card, or its
     mean over ``score_episodes`` episodes of a fresh copy of the training env."""
-    score = getattr(teacher, "card", {}).get("score")
-    if isinstance(score, dict) and "mean" in score:
-        return _known(float(score["mean"]))
+    mean = card_score(getattr(teacher, "card", {})).mean
+    if mean is not None:
+        return _known(mean)
 
     def measure() -> float:
         env = config.env.make(config.seed, num_envs=config.teacher.score_episodes,
@@ -117,21 +119,6 @@ def _teacher_return(config: TrainConfig, teacher: Teacher, device: torch.device
             env.close()
 
     return measure
-
-
-def _card_scores(teacher: Teacher) -> dict[str, float]:
-    """G_teacher of each game the teacher's card scores: its ``score.per_game`` (as
-    scripts/train_teacher.py writes it), or for a teacher of one game whose card has only
-    ``score.mean`` (the harmful and uniform Breakout teachers), that mean in its game; empty
-    for a card without a score (an SB3 zip)."""
-    card = getattr(teacher, "card", {})
-    score = card.get("score")
-    if not isinstance(score, dict):
-        return {}
-    if isinstance(score.get("per_game"), dict):
-        return {game: float(value) for game, value in score["per_game"].items()}
-    games = card.get("games", [])
-    return {games[0]: float(score["mean"])} if "mean" in score and len(games) == 1 else {}
 
 
 def _known(value: float) -> Callable[[], float]:

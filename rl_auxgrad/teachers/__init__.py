@@ -15,7 +15,7 @@ from rl_auxgrad.envs import EnvSpec, canonical_game
 
 from .base import UNAVAILABLE, Teacher, TeacherError, TeacherInfo
 from .hub import is_hub_path, load_hub
-from .native import load_agent, load_native, read_card, save_teacher
+from .native import CardScore, card_score, load_agent, load_native, read_card, save_teacher
 from .sb3 import load_sb3
 
 SHIPPED_DIR = Path(__file__).parents[2] / "teachers"
@@ -45,6 +45,6 @@ def load_teacher(path: str | Path, spec: EnvSpec, device: torch.device, *,
     return load_native(path, spec, device)
 
 
-__all__ = ["UNAVAILABLE", "Teacher", "TeacherError", "TeacherInfo", "is_hub_path", "load_agent",
-           "load_hub", "load_native", "load_sb3", "load_teacher", "read_card", "save_teacher",
-           "shipped_teacher"]
+__all__ = ["UNAVAILABLE", "CardScore", "Teacher", "TeacherError", "TeacherInfo", "card_score",
+           "is_hub_path", "load_agent", "load_hub", "load_native", "load_sb3", "load_teacher",
+           "read_card", "save_teacher", "shipped_teacher"]

@@ -9,6 +9,7 @@ student's environment (:class:`~rl_auxgrad.teachers.base.Teacher`).
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +54,36 @@ def read_card(directory: str | Path) -> dict[str, Any]:
     if problem:
         raise TeacherError(f"teacher card {directory / CARD}: {problem}")
     return card
+
+
+@dataclass(frozen=True)
+class CardScore:
+    """What a card says the teacher scores: ``mean`` (``score.mean``; None without one) and
+    ``per_game`` (``score.per_game`` as scripts/train_teacher.py writes it, or, for a teacher
+    of one game whose card has only ``score.mean``, such as the harmful and uniform Breakout
+    teachers, that mean in its game)."""
+
+    mean: float | None = None
+    per_game: dict[str, float] = field(default_factory=dict)
+
+
+def card_score(card: dict[str, Any]) -> CardScore:
+    """The :class:`CardScore` of ``card`` (empty for a card without a score, e.g. an SB3
+    zip's); values that are not numbers are left out."""
+    score = card.get("score")
+    if not isinstance(score, dict):
+        return CardScore()
+    mean = float(score["mean"]) if _is_number(score.get("mean")) else None
+    per_game = score.get("per_game")
+    if isinstance(per_game, dict):
+        return CardScore(mean, {game: float(value) for game, value in per_game.items()
+                                if _is_number(value)})
+    games = card.get("games", [])
+    return CardScore(mean, {games[0]: mean} if mean is not None and len(games) == 1 else {})
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def _card_problem(card: Any) -> str | None:

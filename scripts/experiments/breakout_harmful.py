@@ -27,10 +27,15 @@ import numpy as np
 
 from rl_auxgrad.records import is_record
 from rl_auxgrad.runs import scalars
-from rl_auxgrad.teachers import read_card
 from scripts.experiments import breakout_teacher
 from scripts.experiments.breakout_stop import WINDOW, window_means
-from scripts.experiments.common import ROOT, Experiment, RunSpec, teacher_runs
+from scripts.experiments.common import (
+    Experiment,
+    RunSpec,
+    card_mean,
+    schedule_stop,
+    teacher_runs,
+)
 
 EXPERIMENT = Experiment("breakout_harmful")
 TEACHERS = {"harmful": "teachers/breakout_harmful_swap", "uniform": "teachers/breakout_uniform"}
@@ -42,10 +47,6 @@ RL_ALONE_SEEDS = (1, 2)
 """breakout_teacher's RL alone runs set beside them (seed 1 is the no-teacher run it reuses)."""
 
 
-def teacher_score(teacher: str) -> float:
-    return float(read_card(ROOT / TEACHERS[teacher])["score"]["mean"])
-
-
 def planned_runs(steps: int, seeds: list[int]) -> list[RunSpec]:
     """Every method with every teacher, seed by seed."""
     return [run for seed in seeds for teacher, path in TEACHERS.items()
@@ -53,22 +54,18 @@ def planned_runs(steps: int, seeds: list[int]) -> list[RunSpec]:
                                     breakout_teacher.LAM, breakout_teacher.CONFIG, [seed], steps)]
 
 
-def stop_reason(path: Path, teacher: str) -> str:
+def stop_reason(path: Path) -> str:
     """When a ``stop`` run stopped and which rule stopped it (or that it did not)."""
-    _, stopped_at = scalars(path, "teacher/stopped_at")
-    if not len(stopped_at):
+    stop = schedule_stop(path)
+    if stop.at is None:
         return "did not stop"
-    stop = int(stopped_at[0])
-    student_at, student = scalars(path, "teacher/student_return")
-    before = student[student_at <= stop]
-    score = teacher_score(teacher)
-    if len(before) and before[-1] >= score:
-        return (f"stopped at {stop:,} steps by the score rule (student {before[-1]:.2f} ≥ "
-                f"teacher {score:.1f})")
+    if stop.by_score:
+        return (f"stopped at {stop.at:,} steps by the score rule (student {stop.student:.2f} ≥ "
+                f"teacher {stop.teacher:.1f})")
     agreement_at, agreement = scalars(path, "teacher/agreement")
-    rho = agreement[agreement_at <= stop]
+    rho = agreement[agreement_at <= stop.at]
     mean = f"; mean ρ until then {np.mean(rho):+.3f}" if len(rho) else ""
-    return f"stopped at {stop:,} steps by the bound (ρ's upper bound below 0{mean})"
+    return f"stopped at {stop.at:,} steps by the bound (ρ's upper bound below 0{mean})"
 
 
 def report(steps: int = STEPS, seeds: tuple[int, ...] = SEEDS) -> str:
@@ -84,7 +81,7 @@ def report(steps: int = STEPS, seeds: tuple[int, ...] = SEEDS) -> str:
         path = EXPERIMENT.run(f"{method}__{teacher}__seed{seed}")
         rows.append((f"{method}, {teacher} teacher, seed {seed}", window_means(path, steps)))
         if method == "stop":
-            notes.append(f"- stop, {teacher} teacher, seed {seed}: {stop_reason(path, teacher)}.")
+            notes.append(f"- stop, {teacher} teacher, seed {seed}: {stop_reason(path)}.")
     rows += [(f"RL alone, seed {seed}",
               window_means(breakout_teacher.run_dir("rl_alone", seed), steps))
              for seed in RL_ALONE_SEEDS]
@@ -96,8 +93,8 @@ def report(steps: int = STEPS, seeds: tuple[int, ...] = SEEDS) -> str:
 of {len(seeds) * len(TEACHERS) * len(METHODS)} planned runs recorded; fewer than 5 seeds, so
 indicative only): the default (`teacher.lam_schedule=stop`) and RL + KL at constant λ =
 {breakout_teacher.LAM:g} with `teachers/breakout_harmful_swap` (LEFT and RIGHT swapped,
-{teacher_score("harmful"):.1f} points) and `teachers/breakout_uniform`
-({teacher_score("uniform"):.1f}), breakout_teacher's settings, the first {steps:,} steps. Mean
+{card_mean(TEACHERS["harmful"]):.1f} points) and `teachers/breakout_uniform`
+({card_mean(TEACHERS["uniform"]):.1f}), breakout_teacher's settings, the first {steps:,} steps. Mean
 score per {WINDOW // 1000}k agent steps, beside breakout_teacher's RL alone:
 
 {chr(10).join(table)}

@@ -18,9 +18,9 @@ import sys
 from pathlib import Path
 
 from rl_auxgrad.records import is_record
-from rl_auxgrad.runs import scalars, window_mean
+from rl_auxgrad.runs import window_mean
 from scripts.experiments import breakout_teacher
-from scripts.experiments.common import Experiment, RunSpec, teacher_runs
+from scripts.experiments.common import Experiment, RunSpec, schedule_stop, teacher_runs
 
 EXPERIMENT = Experiment("breakout_stop")
 METHODS = {"stop": ("gate.name=multitask", "teacher.lam_schedule=stop")}
@@ -49,9 +49,7 @@ def report(steps: int = STEPS) -> str:
     path = EXPERIMENT.run("stop__seed1")
     if not is_record(path):
         return title + "Not finished yet: `python -m scripts.experiments.breakout_stop`.\n"
-    _, stopped_at = scalars(path, "teacher/stopped_at")
-    student_at, student = scalars(path, "teacher/student_return")
-    stop = int(stopped_at[0]) if len(stopped_at) else None
+    stop = schedule_stop(path)
     rows = [("stop, seed 1", window_means(path, steps))]
     for label, method, seeds in COMPARED:
         for seed in seeds:
@@ -62,10 +60,9 @@ def report(steps: int = STEPS) -> str:
     table = [f"| run | {header} |", "|---|" + "---:|" * len(rows[0][1])]
     table += [f"| {label} | " + " | ".join(f"{v:.2f}" for v in values) + " |"
               for label, values in rows]
-    when = ("did not stop" if stop is None else
-            f"stopped at {stop:,} agent steps, when the student's mean score over its last 20 "
-            f"episodes was {student[student_at <= stop][-1]:.2f} against the teacher's "
-            f"{breakout_teacher.TEACHER_SCORE:.1f}")
+    when = ("did not stop" if stop.at is None else
+            f"stopped at {stop.at:,} agent steps, when the student's mean score over its last "
+            f"20 episodes was {stop.student:.2f} against the teacher's {stop.teacher:.1f}")
     return title + f"""Made by `python -m scripts.experiments.breakout_stop` (one seed, so
 indicative only): `teacher.lam_schedule=stop` on the plain sum, breakout_teacher's settings
 (λ = {breakout_teacher.LAM:g}, the shipped teacher, the 10M-step schedule's first

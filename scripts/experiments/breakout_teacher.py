@@ -14,7 +14,6 @@ which is what gets committed and what ``python -m scripts.make_report`` reads.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +30,7 @@ from scripts.experiments.common import (
     MethodRuns,
     RunSpec,
     bin_centres,
+    card_mean,
     measured_claim,
     passing_bin,
     reached_curves,
@@ -42,7 +42,7 @@ ROOT = Path(__file__).parents[2]
 CONFIG = str(ROOT / "configs" / "breakout.yaml")
 EXPERIMENT = Experiment("breakout_teacher")
 TEACHER = "teachers/breakout_ppo_350k"
-TEACHER_SCORE = json.loads((ROOT / TEACHER / "teacher.json").read_text())["score"]["mean"]
+TEACHER_SCORE = card_mean(TEACHER)
 LAM = 1.0
 METHODS: dict[str, tuple[str, ...]] = {
     "rl_alone": ("gate.name=single", "teacher.path=none"),

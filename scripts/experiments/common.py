@@ -18,14 +18,62 @@ import numpy as np
 from rl_auxgrad.records import SUFFIX, write_record
 from rl_auxgrad.run_dir import RunDir, default_runs_dir
 from rl_auxgrad.runs import CONSTANT, RunSpec, finished, run_one, scalars, window_mean
+from rl_auxgrad.teachers import card_score, read_card
 from scripts.claims import Claim
 
 __all__ = ["ATARI_BIN", "INFLUENCE_HEADER", "Claim", "Experiment", "MethodRuns", "RunSpec",
-           "bin_centres", "binned", "finished", "measured_claim", "passing_bin", "reached_curves",
-           "reached_steps", "run_all", "run_one", "scalars", "teacher_runs", "window_mean"]
+           "ScheduleStop", "bin_centres", "binned", "card_mean", "finished", "measured_claim",
+           "passing_bin", "reached_curves", "reached_steps", "run_all", "run_one", "scalars",
+           "schedule_stop", "teacher_runs", "window_mean"]
 
 ROOT = Path(__file__).parents[2]
 RECORDS = ROOT / "docs" / "data"
+
+
+def card_mean(teacher: str) -> float:
+    """The mean score on the card of the shipped teacher ``teacher`` (``teachers/<name>``)."""
+    mean = card_score(read_card(ROOT / teacher)).mean
+    if mean is None:
+        raise ValueError(f"{teacher}'s card has no score.mean")
+    return mean
+
+
+@dataclass(frozen=True)
+class ScheduleStop:
+    """When a ``stop`` schedule set λ to 0 for good (None: it did not) and the scores it
+    compared then: the student's mean of its last episodes and the teacher's (None where the
+    run logged none, e.g. a game the teacher's card does not score)."""
+
+    at: int | None
+    student: float | None = None
+    teacher: float | None = None
+
+    @property
+    def by_score(self) -> bool:
+        """Whether the score rule stopped it (the student had reached the teacher's score);
+        otherwise the upper bound of ρ had fallen below 0."""
+        return (self.student is not None and self.teacher is not None
+                and self.student >= self.teacher)
+
+
+def schedule_stop(path: Path, game: str | None = None) -> ScheduleStop:
+    """The :class:`ScheduleStop` of the run (or run record) at ``path``, from
+    ``teacher/stopped_at`` and the last ``teacher/student_return`` and
+    ``teacher/teacher_return`` logged up to the stop (each ``/<game>`` for one game of a
+    ``teacher.per_game`` run)."""
+    suffix = f"/{game}" if game else ""
+    _, stopped = scalars(path, f"teacher/stopped_at{suffix}")
+    if not stopped.size:
+        return ScheduleStop(None)
+    at = int(stopped[0])
+
+    def last_before(tag: str) -> float | None:
+        steps, values = scalars(path, f"{tag}{suffix}")
+        values = values[steps <= at]
+        return float(values[-1]) if values.size else None
+
+    return ScheduleStop(at, last_before("teacher/student_return"),
+                        last_before("teacher/teacher_return"))
 
 
 def run_all(runs: list[RunSpec], runs_dir: Path, workers: int = 1,

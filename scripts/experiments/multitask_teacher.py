@@ -49,6 +49,7 @@ from scripts.experiments.common import (
     reached_curves,
     reached_steps,
     scalars,
+    schedule_stop,
     teacher_runs,
     window_mean,
 )
@@ -119,20 +120,12 @@ class GameStop:
 
 
 def game_stop(path: Path, game: str, steps: int) -> GameStop:
-    """How ``game``'s schedule went in the run at ``path`` over its first ``steps``: read from
-    ``teacher/stopped_at/<game>``, and the student's and teacher's scores the schedule logged
-    at the stop (``teacher/student_return/<game>``, ``teacher/teacher_return/<game>``; the
-    teacher's only for a game its card scores)."""
-    _, stopped = scalars(path, f"teacher/stopped_at/{game}")
-    agreement = window_mean(path, f"teacher/agreement/{game}", 0, steps)
-    if not stopped.size:
-        return GameStop(None, False, agreement)
-    at = int(stopped[0])
-    student_at, student = scalars(path, f"teacher/student_return/{game}")
-    teacher_at, teacher = scalars(path, f"teacher/teacher_return/{game}")
-    student, teacher = student[student_at <= at], teacher[teacher_at <= at]
-    return GameStop(at, bool(student.size and teacher.size and student[-1] >= teacher[-1]),
-                    agreement)
+    """How ``game``'s schedule went in the run at ``path`` over its first ``steps``
+    (:func:`~scripts.experiments.common.schedule_stop`; the teacher's score is logged only for
+    a game its card scores)."""
+    stop = schedule_stop(path, game)
+    return GameStop(stop.at, stop.by_score,
+                    window_mean(path, f"teacher/agreement/{game}", 0, steps))
 
 
 def pacman_ignores(stops: dict[str, GameStop]) -> bool:
