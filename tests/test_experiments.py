@@ -703,3 +703,34 @@ def test_breakout_harmful_plans_the_default_and_rl_plus_kl_with_each_teacher():
     assert (stop.teacher.lam_schedule, stop.teacher.path, stop.gate.name) == (
         "stop", "teachers/breakout_harmful_swap", "multitask")
     assert load_config(runs[3].config, list(runs[3].overrides)).teacher.lam_schedule == "constant"
+
+
+def test_breakout_parity_plans_rl_alone_under_the_zoo_protocol_for_the_first_11m_steps():
+    parity = importlib.import_module("scripts.experiments.breakout_parity")
+    runs = parity.planned_runs(parity.STEPS, [1, 2])
+    assert [r.name for r in runs] == ["rl_alone__seed1", "rl_alone__seed2"]
+    for run in runs:
+        assert {"gate.name=single", "teacher.path=none", "env.protocol=zoo",
+                "env.sticky_actions=0"} <= set(run.overrides)
+        assert run.stop_at == 1_100_000 and run.config.endswith("configs/breakout.yaml")
+
+
+def test_breakout_parity_says_where_the_zoos_value_lies_against_our_seeds(tmp_path, monkeypatch):
+    parity = importlib.import_module("scripts.experiments.breakout_parity")
+    assert parity.verdict([14.0, 18.0], 15.7) == "within our seeds' spread"
+    assert parity.verdict([10.0, 12.0], 15.7) == "below the Zoo's (76% of it at best)"
+    assert parity.verdict([20.0, 30.0], 15.7) == "above the Zoo's (127% of it at worst)"
+    monkeypatch.setattr(parity, "EXPERIMENT", Experiment("parity", tmp_path / "data"))
+    assert "Not run yet" in parity.report(None)
+    # seed 1 scores 10 around 0.5M and 30 around 1M; seed 2 has reached 0.56M only
+    episodes = {1: [(450_000, 10.0), (540_000, 10.0), (950_000, 30.0), (1_099_000, 30.0),
+                    (2_000, 99.0)],
+                2: [(460_000, 20.0), (549_000, 20.0), (555_000, 99.0)]}
+    for seed, points in episodes.items():
+        run = write_atari_run(tmp_path / "runs" / f"s{seed}", "seed: 1\n",
+                              {"charts/episodic_return": points})
+        write_record(run, tmp_path / "data" / "parity" / f"rl_alone__seed{seed}.npz")
+    text = parity.report(None)
+    assert "| 500,000 | 10.0 | 20.0 | 15.7 | within our seeds' spread |" in text
+    assert "| 1,000,000 | 30.0 | not reached | 26.8 | not reached by all |" in text
+    assert "2,000,000" not in text and "seed 1 finished, last episode at 1,099,000 steps" in text
