@@ -717,9 +717,9 @@ def test_breakout_parity_plans_rl_alone_under_the_zoo_protocol_for_the_first_11m
 
 def test_breakout_parity_says_where_the_zoos_value_lies_against_our_seeds(tmp_path, monkeypatch):
     parity = importlib.import_module("scripts.experiments.breakout_parity")
-    assert parity.verdict([14.0, 18.0], 15.7) == "within our seeds' spread"
-    assert parity.verdict([10.0, 12.0], 15.7) == "below the Zoo's (76% of it at best)"
-    assert parity.verdict([20.0, 30.0], 15.7) == "above the Zoo's (127% of it at worst)"
+    assert parity.verdict([14.0, 18.0], 15.7) == "the Zoo's value within our seeds' spread"
+    assert parity.verdict([10.0, 12.0], 15.7) == "ours below the Zoo's (76% of it at best)"
+    assert parity.verdict([20.0, 30.0], 15.7) == "ours above the Zoo's (127% of it at worst)"
     monkeypatch.setattr(parity, "EXPERIMENT", Experiment("parity", tmp_path / "data"))
     assert "Not run yet" in parity.report(None)
     # seed 1 scores 10 around 0.5M and 30 around 1M; seed 2 has reached 0.56M only
@@ -731,6 +731,7 @@ def test_breakout_parity_says_where_the_zoos_value_lies_against_our_seeds(tmp_pa
                               {"charts/episodic_return": points})
         write_record(run, tmp_path / "data" / "parity" / f"rl_alone__seed{seed}.npz")
     text = parity.report(None)
-    assert "| 500,000 | 10.0 | 20.0 | 15.7 | within our seeds' spread |" in text
+    assert "| 500,000 | 10.0 | 20.0 | 15.7 | the Zoo's value within our seeds' spread |" in text
     assert "| 1,000,000 | 30.0 | not reached | 26.8 | not reached by all |" in text
+    assert "**Verdict.** At 0.5M steps, the Zoo's value within our seeds' spread; at 1M" in text
     assert "2,000,000" not in text and "seed 1 finished, last episode at 1,099,000 steps" in text

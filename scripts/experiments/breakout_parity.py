@@ -67,12 +67,12 @@ def score_at(path: Path, step: int) -> float:
 
 
 def verdict(ours: list[float], zoo: float) -> str:
-    """Whether the Zoo's value lies within our seeds' spread [min, max], above it or below it."""
+    """Where the Zoo's value lies against our seeds' spread [min, max]."""
     low, high = min(ours), max(ours)
     if low <= zoo <= high:
-        return "within our seeds' spread"
-    return (f"below the Zoo's ({max(ours) / zoo:.0%} of it at best)" if zoo > high
-            else f"above the Zoo's ({min(ours) / zoo:.0%} of it at worst)")
+        return "the Zoo's value within our seeds' spread"
+    return (f"ours below the Zoo's ({high / zoo:.0%} of it at best)" if zoo > high
+            else f"ours above the Zoo's ({low / zoo:.0%} of it at worst)")
 
 
 def plot(runs: dict[int, Path], path: Path) -> None:
@@ -119,7 +119,7 @@ def report(figures: Path | None = None, steps: int = STEPS,
         measured = [v for v in ours.values() if np.isfinite(v)]
         said = verdict(measured, zoo) if len(measured) == len(runs) else "not reached by all"
         rows.append(f"| {at:,} | {cells} | {zoo:.1f} | {said} |")
-        verdicts.append(f"at {at / 1e6:g}M steps the Zoo's {zoo:.1f} is {said}")
+        verdicts.append(f"{'at' if verdicts else 'At'} {at / 1e6:g}M steps, {said}")
     seeds_header = " | ".join(f"seed {seed}" for seed in runs)
     status = ", ".join(f"seed {seed} {'finished' if seed in recorded else 'still training'}, "
                        f"last episode at {reached[seed]:,} steps" for seed in runs)
@@ -134,7 +134,7 @@ within ±10% of it, per seed, as for the Zoo's points (the SB3 RL Zoo's publishe
 logs on BreakoutNoFrameskip-v4, DLR-RM/rl-trained-agents, one seed; the section "Breakout: PPO
 without a teacher" says how they were read).
 
-{figure}| agent steps | {seeds_header} | SB3 RL Zoo PPO | the Zoo's value is |
+{figure}| agent steps | {seeds_header} | SB3 RL Zoo PPO | verdict |
 |---|{"---:|" * len(runs)}---:|---|
 {chr(10).join(rows)}
 
