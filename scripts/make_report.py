@@ -44,7 +44,7 @@ from scripts.experiments import (
     usefulness,
 )
 from scripts.experiments.breakout_parity import SB3_ZOO_BREAKOUT
-from scripts.experiments.common import scalars, window_mean
+from scripts.experiments.common import scalars, smoothed, window_mean
 
 ROOT = Path(__file__).parents[1]
 DOCS = ROOT / "docs"
@@ -67,19 +67,6 @@ MEASURED_CELL = 400
 CLEANRL_FINAL = 414.66
 """CleanRL ppo_atari.py, BreakoutNoFrameskip-v4, 10M agent steps (vwxyzjn/cleanrl
 docs/rl-algorithms/ppo.md: 414.66 ± 28.09, 3 seeds)."""
-
-
-def smoothed(steps: np.ndarray, values: np.ndarray, window: int) -> tuple[np.ndarray, np.ndarray]:
-    """Mean of the episodes ending in each ``window``-step bin (bin centres, means)."""
-    edges = np.arange(0, steps.max() + window, window)
-    index = np.digitize(steps, edges) - 1
-    centres, means = [], []
-    for b in range(len(edges) - 1):
-        chosen = values[index == b]
-        if chosen.size:
-            centres.append(edges[b] + window / 2)
-            means.append(chosen.mean())
-    return np.array(centres), np.array(means)
 
 
 def breakout_section() -> str:

@@ -27,17 +27,17 @@ import numpy as np
 
 from rl_auxgrad.records import is_record
 from rl_auxgrad.runs import scalars
+from scripts.experiments.breakout_teacher import CONFIG
 from scripts.experiments.common import (
-    ROOT,
     Experiment,
     RunSpec,
     reached_steps,
+    smoothed,
     teacher_runs,
     window_mean,
 )
 
 EXPERIMENT = Experiment("breakout_parity")
-CONFIG = str(ROOT / "configs" / "breakout.yaml")
 METHODS = {"rl_alone": ("gate.name=single", "teacher.path=none", "env.protocol=zoo",
                         "env.sticky_actions=0")}
 STEPS = 1_100_000
@@ -78,12 +78,8 @@ def verdict(ours: list[float], zoo: float) -> str:
 def plot(runs: dict[int, Path], path: Path) -> None:
     fig, ax = plt.subplots(figsize=(7, 4))
     for seed, run in runs.items():
-        steps, values = scalars(run, RETURN)
-        edges = np.arange(0, steps.max() + 50_000, 50_000)
-        index = np.digitize(steps, edges) - 1
-        centres = [(edges[b] + 25_000) / 1e6 for b in range(len(edges) - 1) if (index == b).any()]
-        means = [values[index == b].mean() for b in range(len(edges) - 1) if (index == b).any()]
-        ax.plot(centres, means, label=f"rl_auxgrad PPO, zoo protocol, seed {seed}")
+        centres, means = smoothed(*scalars(run, RETURN), 50_000)
+        ax.plot(centres / 1e6, means, label=f"rl_auxgrad PPO, zoo protocol, seed {seed}")
     zoo = np.array(sorted(SB3_ZOO_BREAKOUT.items()), dtype=float)
     shown = zoo[zoo[:, 0] <= max(reached_steps(list(runs.values()))) * 1.1]
     ax.plot(shown[:, 0] / 1e6, shown[:, 1], "ko--", label="SB3 RL Zoo PPO (v4, one seed)")

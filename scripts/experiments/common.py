@@ -24,7 +24,7 @@ from scripts.claims import Claim
 __all__ = ["ATARI_BIN", "INFLUENCE_HEADER", "Claim", "Experiment", "MethodRuns", "RunSpec",
            "ScheduleStop", "bin_centres", "binned", "card_mean", "finished", "measured_claim",
            "passing_bin", "reached_curves", "reached_steps", "run_all", "run_one", "scalars",
-           "schedule_stop", "teacher_runs", "window_mean"]
+           "schedule_stop", "smoothed", "teacher_runs", "window_mean"]
 
 ROOT = Path(__file__).parents[2]
 RECORDS = ROOT / "docs" / "data"
@@ -74,6 +74,19 @@ def schedule_stop(path: Path, game: str | None = None) -> ScheduleStop:
 
     return ScheduleStop(at, last_before("teacher/student_return"),
                         last_before("teacher/teacher_return"))
+
+
+def smoothed(steps: np.ndarray, values: np.ndarray, window: int) -> tuple[np.ndarray, np.ndarray]:
+    """Mean of the episodes ending in each ``window``-step bin (bin centres, means)."""
+    edges = np.arange(0, steps.max() + window, window)
+    index = np.digitize(steps, edges) - 1
+    centres, means = [], []
+    for b in range(len(edges) - 1):
+        chosen = values[index == b]
+        if chosen.size:
+            centres.append(edges[b] + window / 2)
+            means.append(chosen.mean())
+    return np.array(centres), np.array(means)
 
 
 def run_all(runs: list[RunSpec], runs_dir: Path, workers: int = 1,
