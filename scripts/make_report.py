@@ -32,6 +32,7 @@ import numpy as np
 from scripts.claims import Claim, read_claims, to_json
 from scripts.experiments import (
     atari_budget,
+    breakout_default,
     breakout_harmful,
     breakout_parity,
     breakout_stop,
@@ -228,6 +229,7 @@ def main(argv: list[str] | None = None) -> int:
     evaluations = [usefulness.evaluate(task) for task, _, _ in controls]
     signals = [*(usefulness.report(e, figures=FIGURES) for e in evaluations),
                breakout_stop.report(), breakout_harmful.report(),
+               breakout_default.report(FIGURES),
                usefulness.why_default(evaluations)]
     text += "\n".join([*(section for _, section, _ in controls), *signals, breakout,
                         precision_check.report(), multitask,

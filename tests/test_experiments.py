@@ -735,3 +735,74 @@ def test_breakout_parity_says_where_the_zoos_value_lies_against_our_seeds(tmp_pa
     assert "| 1,000,000 | 30.0 | not reached | 26.8 | not reached by all |" in text
     assert "**Verdict.** At 0.5M steps, the Zoo's value within our seeds' spread; at 1M" in text
     assert "2,000,000" not in text and "seed 1 finished, last episode at 1,099,000 steps" in text
+
+
+def test_breakout_default_plans_stop_and_score_with_breakout_teachers_settings():
+    default = importlib.import_module("scripts.experiments.breakout_default")
+    runs = default.planned_runs([1, 2], 500_000, ("env.threads=4",))
+    assert [r.name for r in runs] == ["stop__seed1", "score__seed1", "stop__seed2",
+                                      "score__seed2"]
+    reference = next(r for r in breakout_teacher.planned_runs([1], 500_000)
+                     if r.name == "rl+kl__seed1")
+    for run, schedule in zip(runs[:2], ("stop", "score"), strict=True):
+        config = load_config(run.config, list(run.overrides))
+        assert (config.teacher.lam_schedule, config.gate.name, config.teacher.path,
+                config.env.threads) == (schedule, "multitask", breakout_teacher.TEACHER, 4)
+        assert run.overrides[-1] == "env.threads=4" and run.stop_at == reference.stop_at
+        # RL + KL's runs are the references: the same settings but the schedule
+        assert set(run.overrides) - set(reference.overrides) == {
+            f"teacher.lam_schedule={schedule}", "env.threads=4"}
+
+
+@pytest.mark.parametrize("value", ["teacher.lam=2", "env.threads", "seed=3"])
+def test_breakout_default_refuses_a_set_that_would_change_what_a_run_computes(value, capsys):
+    default = importlib.import_module("scripts.experiments.breakout_default")
+    with pytest.raises(SystemExit) as exit_info:
+        default.main(["--set", value])
+    assert exit_info.value.code == 2
+    assert "--set takes KEY=VALUE with KEY one of env.threads, device" in capsys.readouterr().err
+
+
+def test_breakout_default_compares_finished_seeds_and_says_when_the_teacher_ended(
+        tmp_path, monkeypatch):
+    default = importlib.import_module("scripts.experiments.breakout_default")
+    monkeypatch.setattr(default, "EXPERIMENT", Experiment("default", tmp_path / "data"))
+    monkeypatch.setattr(breakout_teacher, "EXPERIMENT", Experiment("teacher", tmp_path / "data"))
+    monkeypatch.setattr(breakout_teacher, "REUSED", {})
+    # scores per 25k-step bin over 250k steps (+ 0.1 · seed): RL alone climbs, RL + KL stays
+    climb = {"rl_alone": list(range(1, 11)), "rl+kl": [5] * 10,
+             "stop": [5, 5, 6, 7, 8, 9, 10, 10, 10, 10], "score": [5, 5, 5, 6, 7, 8, 9, 10, 10, 10]}
+    for method, means in climb.items():
+        experiment = "default" if method in default.METHODS else "teacher"
+        for seed in (1, 2, 3) if method != "score" else (1, 2):
+            points = {"charts/episodic_return": [(25_000 * b + 1000, mean + 0.1 * seed)
+                                                 for b, mean in enumerate(means)]}
+            if method == "stop":
+                points |= {"teacher/stopped_at": [(30_000, 30_000.0)],
+                           "teacher/student_return": [(30_000, 3.2)],
+                           "teacher/teacher_return": [(30_000, 9.0)]}
+            if method == "score":
+                points["teacher/lam"] = [(1024, 1.0), (50_176, 0.5), (60_416, 0.0)]
+            if method == "rl+kl":
+                points["teacher/lam"] = [(1024, 1.0), (249_856, 1.0)]
+            device = "NVIDIA H200" if method == "stop" else "CPU (2 cores)"
+            run = write_atari_run(tmp_path / "runs" / f"{method}{seed}", f"seed: {seed}\n",
+                                  points, [device])
+            write_record(run, tmp_path / "data" / experiment / f"{method}__seed{seed}.npz")
+    text = default.report(tmp_path, steps=250_000)
+    assert "| stop (the default) | 2 | 5.2 | 10.2 | 8.2 | 30,000, ρ's upper bound < 0 |" in text
+    assert "| score (best non-gate baseline) | 1 | 5.1 | 10.1 | 7.6 | 60,416 |" in text
+    assert "| score (best non-gate baseline) | 3 | not finished (not started) | | | |" in text
+    assert "| RL alone | 3 | 1.8 | 10.3 | 5.8 | no teacher |" in text
+    assert "| RL + KL | 1 | 5.1 | 5.1 | 5.1 | never |" in text
+    rows = {line.split(" | ")[0] + " | " + line.split(" | ")[1]: line
+            for line in text.splitlines() if line.startswith("|") and " − " in line}
+    # the same per-seed values on both sides: within any δ, P(A > B) one half
+    assert "non-inferior, P 0.50, n 3" in rows["| stop (the default) − RL alone | late return"]
+    assert "non-inferior, P 0.50, n 3" in rows["| stop (the default) − RL + KL | early return"]
+    # stop's AUC is above RL alone's in every resample
+    assert " better, P 1.00, n 3" in rows["| stop (the default) − RL alone | AUC (mean return)"]
+    assert rows["| stop (the default) − score (best non-gate baseline) | AUC (mean return)"] \
+        .endswith("| 3 / 2 | – (too few seeds) |")
+    assert "stop (the default): NVIDIA H200; score (best non-gate baseline): CPU (2 cores)" in text
+    assert (tmp_path / "breakout_default.png").is_file()

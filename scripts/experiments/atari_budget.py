@@ -177,6 +177,7 @@ start-up before the first update are not counted either way.
 
 Hardware: runs record the device of each session (`hardware.json`, carried into the record).
 † {unrecorded} of these records were made before that: they do not say, and "CPU (2 cores)" is
-known from the sessions that trained them (every run so far was trained on this workplace's
-2-core CPU machines, shared with other runs; no session had a GPU).
+known from the sessions that trained them (every run before 2026-12-04 was trained on this
+workplace's 2-core CPU machines, shared with other runs). The runs on an NVIDIA H200 were
+trained side by side on one lent GPU machine (16 CPU cores), three at a time.
 """
