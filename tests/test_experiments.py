@@ -790,7 +790,8 @@ def test_breakout_default_compares_finished_seeds_and_says_when_the_teacher_ende
                                   points, [device])
             write_record(run, tmp_path / "data" / experiment / f"{method}__seed{seed}.npz")
     text = default.report(tmp_path, steps=250_000)
-    assert "| stop (the default) | 2 | 5.2 | 10.2 | 8.2 | 30,000, ρ's upper bound < 0 |" in text
+    assert ("| stop (the default) | 2 | 5.2 | 10.2 | 8.2 | 30,000, the bound: ρ's upper bound < 0 |"
+            in text)
     assert "| score (best non-gate baseline) | 1 | 5.1 | 10.1 | 7.6 | 60,416 |" in text
     assert "| score (best non-gate baseline) | 3 | not finished (not started) | | | |" in text
     assert "| RL alone | 3 | 1.8 | 10.3 | 5.8 | no teacher |" in text

@@ -60,8 +60,6 @@ SEEDS = (1, 2, 3)
 STEPS = 500_000
 SPEED_ONLY = ("env.threads", "device", "cpu_threads")
 """The settings ``--set`` may change: how fast a run goes, never what it computes."""
-
-
 LABELS = {"stop": "stop (the default)", "score": "score (best non-gate baseline)",
           "rl_alone": "RL alone", "rl+kl": "RL + KL"}
 """Every method of the comparison: METHODS' own runs, then breakout_teacher's."""
@@ -123,7 +121,7 @@ def teacher_ended(method: str, seed: int) -> str:
         if stop.at is None:
             return "did not stop"
         rule = (f"score rule ({stop.student:.1f} ≥ {stop.teacher:g})" if stop.by_score else
-                "ρ's upper bound < 0")
+                "the bound: ρ's upper bound < 0")
         return f"{stop.at:,}, {rule}"
     steps, lam = scalars(path, "teacher/lam")
     if not lam.size:
