@@ -41,6 +41,7 @@ from scripts.experiments.common import (
     passing_bin,
     run_all,
     schedule_stop,
+    with_speed,
 )
 
 ROOT = Path(__file__).parents[1]
@@ -755,10 +756,12 @@ def test_breakout_default_plans_stop_and_score_with_breakout_teachers_settings()
 
 
 @pytest.mark.parametrize("value", ["teacher.lam=2", "env.threads", "seed=3"])
-def test_breakout_default_refuses_a_set_that_would_change_what_a_run_computes(value, capsys):
-    default = importlib.import_module("scripts.experiments.breakout_default")
+@pytest.mark.parametrize("name", ["breakout_default", "breakout_teacher", "multitask_teacher"])
+def test_atari_experiments_refuse_a_set_that_would_change_what_a_run_computes(name, value,
+                                                                               capsys):
+    experiment = importlib.import_module(f"scripts.experiments.{name}")
     with pytest.raises(SystemExit) as exit_info:
-        default.main(["--set", value])
+        experiment.main(["--set", value])
     assert exit_info.value.code == 2
     assert "--set takes KEY=VALUE with KEY one of env.threads, device" in capsys.readouterr().err
 
@@ -807,3 +810,10 @@ def test_breakout_default_compares_finished_seeds_and_says_when_the_teacher_ende
         .endswith("| 3 / 2 | – (too few seeds) |")
     assert "stop (the default): NVIDIA H200; score (best non-gate baseline): CPU (2 cores)" in text
     assert (tmp_path / "breakout_default.png").is_file()
+
+
+def test_speed_overrides_come_last_in_every_run_and_load_as_settings():
+    runs = with_speed(multitask_teacher.planned_runs([1], 500_000), ["env.threads=4", "device=cpu"])
+    assert all(run.overrides[-2:] == ("env.threads=4", "device=cpu") for run in runs)
+    config = load_config(runs[0].config, list(runs[0].overrides))
+    assert (config.env.threads, config.device) == (4, "cpu")

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from dataclasses import replace
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -42,10 +41,12 @@ from scripts.experiments.common import (
     ATARI_BIN,
     Experiment,
     RunSpec,
+    add_speed_option,
     binned,
     schedule_stop,
     smoothed,
     teacher_runs,
+    with_speed,
 )
 from scripts.experiments.control_teacher import MARGINS, part_means
 from scripts.experiments.usefulness import cell
@@ -58,8 +59,6 @@ METHODS: dict[str, tuple[str, ...]] = {
 """The default and the best non-gate baseline, in the order they are trained (per seed)."""
 SEEDS = (1, 2, 3)
 STEPS = 500_000
-SPEED_ONLY = ("env.threads", "device", "cpu_threads")
-"""The settings ``--set`` may change: how fast a run goes, never what it computes."""
 LABELS = {"stop": "stop (the default)", "score": "score (best non-gate baseline)",
           "rl_alone": "RL alone", "rl+kl": "RL + KL"}
 """Every method of the comparison: METHODS' own runs, then breakout_teacher's."""
@@ -77,18 +76,8 @@ MIN_SEEDS = 3
 
 def planned_runs(seeds: list[int], steps: int, speed: tuple[str, ...] = ()) -> list[RunSpec]:
     """Every method at every seed, with the ``speed`` overrides last."""
-    runs = teacher_runs(METHODS, breakout_teacher.TEACHER, breakout_teacher.LAM,
-                        breakout_teacher.CONFIG, seeds, steps)
-    return [replace(run, overrides=(*run.overrides, *speed)) for run in runs]
-
-
-def speed_override(text: str) -> str:
-    """An argparse type: ``KEY=VALUE`` with KEY one of :data:`SPEED_ONLY`."""
-    key = text.split("=", 1)[0]
-    if "=" not in text or key not in SPEED_ONLY:
-        raise argparse.ArgumentTypeError(
-            f"{text!r}: --set takes KEY=VALUE with KEY one of {', '.join(SPEED_ONLY)}")
-    return text
+    return with_speed(teacher_runs(METHODS, breakout_teacher.TEACHER, breakout_teacher.LAM,
+                                   breakout_teacher.CONFIG, seeds, steps), speed)
 
 
 def run_path(method: str, seed: int) -> Path:
@@ -243,8 +232,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="length of this sitting; run again to continue")
     parser.add_argument("--only", nargs="+", choices=sorted(METHODS),
                         help="train only these methods")
-    parser.add_argument("--set", type=speed_override, nargs="+", default=[], metavar="KEY=VALUE",
-                        help=f"speed-only overrides ({', '.join(SPEED_ONLY)})")
+    add_speed_option(parser)
     args = parser.parse_args(argv)
     runs = planned_runs(args.seeds, args.steps, tuple(args.set))
     if args.only:

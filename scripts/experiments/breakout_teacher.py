@@ -1,6 +1,7 @@
 """Breakout with the shipped imperfect teacher: RL, RL + KL, KL only, cosine, projection.
 
     python -m scripts.experiments.breakout_teacher [--seeds 2] [--steps 500000] [--workers 1]
+        [--set env.threads=4 ...]
 
 Each run is the first ``--steps`` agent steps of the standard 10M-step PPO schedule of
 ``configs/breakout.yaml`` (learning rate annealed over 10M, as in the no-teacher evidence run
@@ -29,6 +30,7 @@ from scripts.experiments.common import (
     Experiment,
     MethodRuns,
     RunSpec,
+    add_speed_option,
     bin_centres,
     card_mean,
     measured_claim,
@@ -36,6 +38,7 @@ from scripts.experiments.common import (
     reached_curves,
     reached_steps,
     teacher_runs,
+    with_speed,
 )
 
 ROOT = Path(__file__).parents[2]
@@ -267,8 +270,9 @@ def main(argv: list[str] | None = None) -> int:
                              "/experiments/breakout_teacher)")
     parser.add_argument("--only", nargs="+", choices=sorted(METHODS),
                         help="train only these methods (the report shows what exists)")
+    add_speed_option(parser)
     args = parser.parse_args(argv)
-    runs = planned_runs(list(range(1, args.seeds + 1)), args.steps)
+    runs = with_speed(planned_runs(list(range(1, args.seeds + 1)), args.steps), args.set)
     if args.only:
         runs = [r for r in runs if r.name.split("__")[0] in args.only]
     EXPERIMENT.train(runs, args.workers, args.hours, args.runs_dir)

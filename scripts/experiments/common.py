@@ -5,6 +5,7 @@ finished, resumed when interrupted: :mod:`rl_auxgrad.runs`), reduce finished run
 
 from __future__ import annotations
 
+import argparse
 import os
 import time
 from collections.abc import Callable
@@ -22,9 +23,10 @@ from rl_auxgrad.teachers import card_score, read_card
 from scripts.claims import Claim
 
 __all__ = ["ATARI_BIN", "INFLUENCE_HEADER", "Claim", "Experiment", "MethodRuns", "RunSpec",
-           "ScheduleStop", "bin_centres", "binned", "card_mean", "finished", "measured_claim",
-           "passing_bin", "reached_curves", "reached_steps", "run_all", "run_one", "scalars",
-           "schedule_stop", "smoothed", "teacher_runs", "window_mean"]
+           "ScheduleStop", "add_speed_option", "bin_centres", "binned", "card_mean", "finished",
+           "measured_claim", "passing_bin", "reached_curves", "reached_steps", "run_all",
+           "run_one", "scalars", "schedule_stop", "smoothed", "teacher_runs", "window_mean",
+           "with_speed"]
 
 ROOT = Path(__file__).parents[2]
 RECORDS = ROOT / "docs" / "data"
@@ -125,6 +127,32 @@ def teacher_runs(methods: dict[str, tuple[str, ...]], teacher: str, lam: float, 
                     config, stop_at=steps)
             for seed in seeds for method, overrides in methods.items()
             if (method, seed) not in skip]
+
+
+SPEED_ONLY = ("env.threads", "device", "cpu_threads")
+"""The settings an experiment's ``--set`` may change: how fast a run goes, never what it
+computes (a resume accepts them too)."""
+
+
+def speed_override(text: str) -> str:
+    """An argparse type: ``KEY=VALUE`` with KEY one of :data:`SPEED_ONLY`."""
+    if "=" not in text or text.split("=", 1)[0] not in SPEED_ONLY:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: --set takes KEY=VALUE with KEY one of {', '.join(SPEED_ONLY)}")
+    return text
+
+
+def add_speed_option(parser: argparse.ArgumentParser) -> None:
+    """``--set KEY=VALUE ...``: speed-only overrides (:data:`SPEED_ONLY`) for every run, e.g.
+    ``env.threads=4`` for runs side by side on one GPU machine."""
+    parser.add_argument("--set", type=speed_override, nargs="+", default=[], metavar="KEY=VALUE",
+                        help=f"speed-only overrides for every run ({', '.join(SPEED_ONLY)}), "
+                             "e.g. env.threads=4 for runs side by side on a GPU machine")
+
+
+def with_speed(runs: list[RunSpec], speed: list[str] | tuple[str, ...]) -> list[RunSpec]:
+    """``runs`` with the speed-only overrides ``speed`` (from ``--set``) last."""
+    return [replace(run, overrides=(*run.overrides, *speed)) for run in runs]
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,7 @@ default per game (``stop`` with one schedule per game); beside them, single-task
 the multi-task runs' 18 actions.
 
     python -m scripts.experiments.multitask_teacher [--seeds 2] [--steps 500000] [--workers 1]
+        [--set env.threads=4 ...]
 
 ``configs/multitask.yaml`` (8 envs of each game, the ALE's 18 actions, a policy and value head
 per game, shared Nature-CNN torso), the first ``--steps`` agent steps (both games together) of
@@ -44,6 +45,7 @@ from scripts.experiments.common import (
     Experiment,
     MethodRuns,
     RunSpec,
+    add_speed_option,
     bin_centres,
     measured_claim,
     reached_curves,
@@ -52,6 +54,7 @@ from scripts.experiments.common import (
     schedule_stop,
     teacher_runs,
     window_mean,
+    with_speed,
 )
 
 ROOT = Path(__file__).parents[2]
@@ -484,9 +487,10 @@ def main(argv: list[str] | None = None) -> int:
                         help="length of this sitting; run again to continue")
     parser.add_argument("--runs-dir", type=Path, help="where the runs train (default: "
                         "$RL_AUXGRAD_RUNS or runs, /experiments/multitask_teacher)")
+    add_speed_option(parser)
     args = parser.parse_args(argv)
-    EXPERIMENT.train(planned_runs(list(range(1, args.seeds + 1)), args.steps), args.workers,
-                     args.hours, args.runs_dir)
+    runs = with_speed(planned_runs(list(range(1, args.seeds + 1)), args.steps), args.set)
+    EXPERIMENT.train(runs, args.workers, args.hours, args.runs_dir)
     return 0
 
 
