@@ -221,7 +221,7 @@ def gpu_main(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         teacher = random_teacher(Path(tmp) / "teacher")
         for envs in args.envs:
-            base = [f"env.num_envs={envs}", f"device={args.device}"]
+            base = [f"env.num_envs={envs}"]
             for name, overrides, with_teacher in (
                     ("ours PPO", ["gate.name=single", "teacher.path=none"], False),
                     ("ours PPO + teacher + RL + KL", ["gate.name=multitask"], True),

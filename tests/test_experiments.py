@@ -740,7 +740,7 @@ def test_breakout_parity_says_where_the_zoos_value_lies_against_our_seeds(tmp_pa
 
 def test_breakout_default_plans_stop_and_score_with_breakout_teachers_settings():
     default = importlib.import_module("scripts.experiments.breakout_default")
-    runs = default.planned_runs([1, 2], 500_000, ("env.threads=4",))
+    runs = with_speed(default.planned_runs([1, 2], 500_000), ["env.threads=4"])
     assert [r.name for r in runs] == ["stop__seed1", "score__seed1", "stop__seed2",
                                       "score__seed2"]
     reference = next(r for r in breakout_teacher.planned_runs([1], 500_000)

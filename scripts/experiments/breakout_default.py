@@ -74,10 +74,10 @@ MIN_SEEDS = 3
 """Fewer finished seeds on either side: no comparison (as in the signal issue)."""
 
 
-def planned_runs(seeds: list[int], steps: int, speed: tuple[str, ...] = ()) -> list[RunSpec]:
-    """Every method at every seed, with the ``speed`` overrides last."""
-    return with_speed(teacher_runs(METHODS, breakout_teacher.TEACHER, breakout_teacher.LAM,
-                                   breakout_teacher.CONFIG, seeds, steps), speed)
+def planned_runs(seeds: list[int], steps: int) -> list[RunSpec]:
+    """Every method at every seed."""
+    return teacher_runs(METHODS, breakout_teacher.TEACHER, breakout_teacher.LAM,
+                        breakout_teacher.CONFIG, seeds, steps)
 
 
 def run_path(method: str, seed: int) -> Path:
@@ -181,9 +181,9 @@ def report(figures: Path | None, seeds: tuple[int, ...] = SEEDS, steps: int = ST
             rows.append(f"| {LABELS[method]} | {seed} | not finished ({where}) | | | |")
     comparisons = []
     for a, b, part in COMPARISONS:
-        shared = min(len(found[a]), len(found[b]))
+        fewest = min(len(found[a]), len(found[b]))
         comparison = (compare(part_means(scores[a], part), part_means(scores[b], part),
-                              MARGINS[part]) if shared >= MIN_SEEDS else None)
+                              MARGINS[part]) if fewest >= MIN_SEEDS else None)
         counts = f"{len(found[a])} / {len(found[b])}"
         comparisons.append(f"| {LABELS[a]} − {LABELS[b]} | {PARTS[part]} | "
                            f"{MARGINS[part]:.0%} | {counts} | "
@@ -234,7 +234,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="train only these methods")
     add_speed_option(parser)
     args = parser.parse_args(argv)
-    runs = planned_runs(args.seeds, args.steps, tuple(args.set))
+    runs = with_speed(planned_runs(args.seeds, args.steps), args.set)
     if args.only:
         runs = [r for r in runs if r.name.split("__")[0] in args.only]
     EXPERIMENT.train(runs, args.workers, args.hours)
