@@ -44,7 +44,7 @@ from scripts.experiments import (
     precision_check,
     usefulness,
 )
-from scripts.experiments.breakout_parity import SB3_ZOO_BREAKOUT
+from scripts.experiments.breakout_parity import zoo_points
 from scripts.experiments.common import scalars, smoothed, window_mean
 
 ROOT = Path(__file__).parents[1]
@@ -77,7 +77,7 @@ def breakout_section() -> str:
     FIGURES.mkdir(parents=True, exist_ok=True)
     fig, ax = plt.subplots(figsize=(7, 4))
     ax.plot(centres / 1e6, means, label="rl_auxgrad PPO (ALE v5, sticky actions 0.25)")
-    zoo = np.array(sorted(SB3_ZOO_BREAKOUT.items()), dtype=float)
+    zoo = np.array(sorted(zoo_points().items()), dtype=float)
     ax.plot(zoo[:, 0] / 1e6, zoo[:, 1], "o--", label="SB3 RL Zoo PPO (v4, no sticky actions)")
     ax.set_xlim(0, max(1.05, reached / 1e6 * 1.05))
     ax.set_ylim(0, max(np.nanmax(means), 30) * 1.15)
@@ -89,7 +89,7 @@ def breakout_section() -> str:
     fig.savefig(FIGURES / "breakout_ppo_noteacher.png", dpi=120)
     plt.close(fig)
     rows, ratios = [], []
-    for at, zoo_value in sorted(SB3_ZOO_BREAKOUT.items()):
+    for at, zoo_value in sorted(zoo_points().items()):
         ours = (window_mean(BREAKOUT_RUN, "charts/episodic_return", int(at * 0.9),
                             int(at * 1.1) + 1) if at * 1.1 <= reached else float("nan"))
         ours_text = f"{ours:.1f}" if np.isfinite(ours) else f"not reached ({reached:,} steps)"
@@ -117,8 +117,9 @@ real game score of the first 30 episodes {first:.1f}, of the last 30 {last:.1f}.
 (`{CLEANRL_FINAL}` at 10M agent steps, v4, `docs/rl-algorithms/ppo.md`) and a curve image, not
 the values along the curve. The points used here come from the SB3 RL Zoo's published training
 logs of PPO with the same hyperparameters (DLR-RM/rl-trained-agents,
-`ppo/BreakoutNoFrameskip-v4_1/*.monitor.csv`, one seed, 3 of 8 envs, mean of the training
-episodes that ended within ±10% of each step); its final score, 398.0 at 10M steps
+`ppo/BreakoutNoFrameskip-v4_1/*.monitor.csv`, one seed, all 8 envs, mean of the training
+episodes that ended within ±10% of each step; the next section says how a game's end is placed
+at an agent step); its final score, 398.0 at 10M steps
 (rl-baselines3-zoo `benchmark.md`), is close to CleanRL's. Both use `NoFrameskip-v4` without
 sticky actions; ours uses ALE v5's sticky actions (0.25), which Machado et al. (2018) show
 lower scores, so ours should sit at or somewhat below these points.

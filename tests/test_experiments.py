@@ -716,25 +716,62 @@ def test_breakout_parity_plans_rl_alone_under_the_zoo_protocol_for_the_first_11m
         assert run.stop_at == 1_100_000 and run.config.endswith("configs/breakout.yaml")
 
 
-def test_breakout_parity_says_where_the_zoos_value_lies_against_our_seeds(tmp_path, monkeypatch):
+def test_breakout_parity_places_each_zoo_game_at_the_agent_step_the_run_had_reached(tmp_path):
     parity = importlib.import_module("scripts.experiments.breakout_parity")
-    assert parity.verdict([14.0, 18.0], 15.7) == "the Zoo's value within our seeds' spread"
-    assert parity.verdict([10.0, 12.0], 15.7) == "ours below the Zoo's (76% of it at best)"
-    assert parity.verdict([20.0, 30.0], 15.7) == "ours above the Zoo's (127% of it at worst)"
+    for env, games in enumerate([((1, 471.5), (2, 871.5)), ((1, 271.5),)]):
+        rows = "".join(f"{score},{frames},0.0\n" for score, frames in games)
+        (tmp_path / f"{env}.monitor.csv").write_text('#{"t_start": 0}\nr,l,t\n' + rows)
+    steps, scores = parity.zoo_episodes(tmp_path)
+    # env 0's games end after (471.5 - 71.5) / 4 = 100 and 100 + 200 of its own steps, env 1's
+    # after 50: times the 2 envs that step together
+    assert steps.tolist() == [100.0, 200.0, 600.0] and scores.tolist() == [1.0, 1.0, 2.0]
+    # the shipped monitor files add up to the Zoo run's 10M steps, less its unfinished games
+    steps, _ = parity.zoo_episodes()
+    assert 9.95e6 < steps.max() <= 10e6 and steps.size > 7000
+
+
+@pytest.mark.parametrize(("ours", "verdict", "low", "high"), [
+    # n = 2: t(1) = 12.706, the interval is wide and cannot say no
+    ([14.0, 18.0], "the Zoo's value within our seeds' spread; inconclusive at δ = 10%",
+     0.3 - 12.706 * 8 ** 0.5 * 1.5 ** 0.5, 0.3 + 12.706 * 8 ** 0.5 * 1.5 ** 0.5),
+    # n = 3: t(2) = 4.303, s = 0.5
+    ([10.0, 10.5, 11.0], "ours below the Zoo's spread; inferior at δ = 10%",
+     -5.2 - 4.303 * 0.5 * (4 / 3) ** 0.5, -5.2 + 4.303 * 0.5 * (4 / 3) ** 0.5),
+    ([15.5, 15.7, 15.9], "the Zoo's value within our seeds' spread; non-inferior at δ = 10%",
+     -4.303 * 0.2 * (4 / 3) ** 0.5, 4.303 * 0.2 * (4 / 3) ** 0.5),
+])
+def test_breakout_parity_sets_our_seeds_against_the_zoos_one_by_our_prediction_interval(
+        ours, verdict, low, high):
+    parity = importlib.import_module("scripts.experiments.breakout_parity")
+    compared = parity.against_zoo(ours, 15.7)
+    assert compared.verdict() == verdict
+    assert compared.low == pytest.approx(low, abs=2e-3)
+    assert compared.high == pytest.approx(high, abs=2e-3)
+
+
+def test_breakout_parity_reports_each_point_against_the_zoos_curve(tmp_path, monkeypatch):
+    parity = importlib.import_module("scripts.experiments.breakout_parity")
     monkeypatch.setattr(parity, "EXPERIMENT", Experiment("parity", tmp_path / "data"))
     assert "Not run yet" in parity.report(None)
-    # seed 1 scores 10 around 0.5M and 30 around 1M; seed 2 has reached 0.56M only
-    episodes = {1: [(450_000, 10.0), (540_000, 10.0), (950_000, 30.0), (1_099_000, 30.0),
-                    (2_000, 99.0)],
-                2: [(460_000, 20.0), (549_000, 20.0), (555_000, 99.0)]}
+    # seeds 1 and 2 score 10 ± 1 around 0.5M and 30 ± 1 around 1M; seed 3 has reached 0.56M
+    episodes = {seed: [(450_000, 10.0 + sign), (540_000, 10.0 + sign), (950_000, 30.0 + sign),
+                       (1_099_000, 30.0 + sign), (2_000, 99.0)]
+                for seed, sign in ((1, -1.0), (2, 1.0))}
+    episodes[3] = [(460_000, 20.0), (549_000, 20.0), (555_000, 99.0)]
     for seed, points in episodes.items():
         run = write_atari_run(tmp_path / "runs" / f"s{seed}", "seed: 1\n",
                               {"charts/episodic_return": points})
         write_record(run, tmp_path / "data" / "parity" / f"rl_alone__seed{seed}.npz")
-    text = parity.report(None)
-    assert "| 500,000 | 10.0 | 20.0 | 15.7 | the Zoo's value within our seeds' spread |" in text
-    assert "| 1,000,000 | 30.0 | not reached | 26.8 | not reached by all |" in text
-    assert "**Verdict.** At 0.5M steps, the Zoo's value within our seeds' spread; at 1M" in text
+    text = parity.report(None, seeds=(1, 2, 3))
+    zoo = parity.zoo_points()
+    compared = parity.against_zoo([9.0, 11.0, 20.0], zoo[500_000])
+    assert (f"| 500,000 | 9.0 | 11.0 | 20.0 | {zoo[500_000]:.1f} | {compared.difference:+.1f} "
+            f"[{compared.low:+.1f}, {compared.high:+.1f}]") in text
+    compared = parity.against_zoo([29.0, 31.0], zoo[1_000_000])
+    assert (f"| 1,000,000 | 29.0 | 31.0 | not reached | {zoo[1_000_000]:.1f} | "
+            f"{compared.difference:+.1f} [{compared.low:+.1f}, {compared.high:+.1f}]") in text
+    assert f"{compared.verdict()} (the 2 seeds that reached it) |" in text
+    assert "**Verdict.** At 0.5M steps, the Zoo's value within our seeds' spread" in text
     assert "2,000,000" not in text and "seed 1 finished, last episode at 1,099,000 steps" in text
 
 

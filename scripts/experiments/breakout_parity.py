@@ -2,7 +2,7 @@
 protocol, set against the RL Zoo's published PPO curve.
 
     python -m scripts.experiments.breakout_parity [--steps 1100000] [--seeds 1 2] [--hours 2]
-        [--workers 2]
+        [--workers 2] [--set cpu_threads=1 ...]
 
 Runs ``rl_alone__seed<seed>``: ``configs/breakout.yaml`` (8 envs x 128 steps, 4 epochs, 4
 minibatches, clip 0.1, lr 2.5e-4 annealed over the 10M-step schedule, entropy 0.01) with
@@ -11,19 +11,24 @@ life terminal for learning; rl_auxgrad/envs/atari.py), the first ``--steps`` age
 10M-step schedule, as the Zoo's curve is the first part of its 10M-step run (1.1M by default:
 the 1M point takes in the episodes up to 1.1M). They train in the
 ignored ``runs/experiments/breakout_parity/`` and are reduced to
-``docs/data/breakout_parity/``. At each of :data:`SB3_ZOO_BREAKOUT`'s points the report takes
-each seed's mean score of the episodes that ended within ±10% of the step, the Zoo's way, and
-says whether the Zoo's value lies within our seeds' spread.
+``docs/data/breakout_parity/``. The reference is the RL Zoo's published PPO run, read from its
+8 training monitor files (``docs/data/reference/rl_zoo_ppo_breakout/``, :func:`zoo_episodes`).
+At 0.5M and 1M steps the report takes each side's mean score of the episodes that ended within
+±10% of the step, and over the first 1M steps the mean of the 50k-step bins' means (the area
+under the curve); it sets our seeds against the Zoo's one seed with :func:`against_zoo`.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
+from scipy import stats
 
 from rl_auxgrad.records import is_record
 from rl_auxgrad.runs import scalars
@@ -31,58 +36,135 @@ from scripts.experiments.breakout_teacher import CONFIG
 from scripts.experiments.common import (
     Experiment,
     RunSpec,
+    add_speed_option,
     reached_steps,
     smoothed,
     teacher_runs,
-    window_mean,
+    with_speed,
 )
 
+ROOT = Path(__file__).parents[2]
 EXPERIMENT = Experiment("breakout_parity")
 METHODS = {"rl_alone": ("gate.name=single", "teacher.path=none", "env.protocol=zoo",
                         "env.sticky_actions=0")}
 STEPS = 1_100_000
 """1M steps and the ±WINDOW after it that the Zoo's 1M point takes in."""
-SEEDS = (1, 2)
+SEEDS = (1, 2, 3)
 RETURN = "charts/episodic_return"
-SB3_ZOO_BREAKOUT = {500_000: 15.7, 1_000_000: 26.8, 2_000_000: 63.9, 5_000_000: 250.9}
-"""SB3 RL Zoo PPO on BreakoutNoFrameskip-v4 (same hyperparameters as CleanRL's ppo_atari.py:
-8 envs x 128 steps, 4 epochs, clip 0.1, lr 2.5e-4, 10M steps), mean training-episode return of
-the episodes that ended within ±10% of each agent step (±5% at 5M), 3 of its 8 envs' monitor
-files, one seed: DLR-RM/rl-trained-agents ppo/BreakoutNoFrameskip-v4_1/{0,1,2}.monitor.csv."""
+ZOO_MONITORS = ROOT / "docs" / "data" / "reference" / "rl_zoo_ppo_breakout"
+"""SB3's Monitor logs of the RL Zoo's PPO run on BreakoutNoFrameskip-v4 (one seed, its 8
+training envs; same hyperparameters as CleanRL's ppo_atari.py: 8 envs x 128 steps, 4 epochs,
+clip 0.1 annealed, lr 2.5e-4 annealed, 10M steps), copied from DLR-RM/rl-trained-agents
+``ppo/BreakoutNoFrameskip-v4_1/`` (SOURCE.md there)."""
+HIDDEN_FRAMES = 15.5 + 5 * 2 * 4 + 4 * 4
+"""The frames of one game that no agent step sees under SB3's AtariWrapper, which the monitor
+(innermost) counts in ``l``: NoopResetEnv's 1 to 30 no-ops (15.5 on average), FireResetEnv's
+FIRE and action 2 at the start of each of the 5 lives (4 frames each) and EpisodicLifeEnv's
+NOOP after each of the 4 lives lost before the last. With it the 8 files add up to 9.99M agent
+steps, the run's 10M less its last unfinished games."""
+POINTS = (500_000, 1_000_000, 2_000_000, 5_000_000)
+"""The steps at which the Zoo's curve is quoted; the report compares those our runs reach."""
 WINDOW = 0.1
-"""Episodes ending within ±WINDOW of a step make its score, as for the Zoo's points."""
+"""Episodes ending within ±WINDOW of a step make its score, on both sides."""
+BIN = 50_000
+AUC_END = 1_000_000
+"""The area under the curve: the mean of the BIN-step bins' mean scores over [0, AUC_END]."""
+MARGIN = 0.1
+"""Non-inferiority margin δ, a share of the Zoo's value: ours is on par if the lower bound of
+the difference's CI is above −δ · Zoo."""
+
+
+def zoo_episodes(folder: Path = ZOO_MONITORS) -> tuple[np.ndarray, np.ndarray]:
+    """The Zoo run's games in the order they ended: the agent step (all envs together) at which
+    each ended, and its score. The envs step in lockstep, so a game that ends after f agent
+    steps of its own env ends at agent step n_envs · f, where f is the env's frames so far,
+    less HIDDEN_FRAMES per game, over the 4 frames of an agent step."""
+    files = sorted(folder.glob("*.monitor.csv"))
+    steps, scores = [], []
+    for file in files:
+        score, frames = np.loadtxt(file, delimiter=",", skiprows=2, usecols=(0, 1),
+                                   ndmin=2).T
+        own = (np.cumsum(frames) - HIDDEN_FRAMES * np.arange(1, frames.size + 1)) / 4
+        steps.append(own * len(files))
+        scores.append(score)
+    order = np.argsort(np.concatenate(steps), kind="stable")
+    return np.concatenate(steps)[order], np.concatenate(scores)[order]
+
+
+def score_at(steps: np.ndarray, scores: np.ndarray, step: int) -> float:
+    """The mean score of the episodes that ended within ±WINDOW of ``step``; NaN if the
+    episodes stop short of ``step`` (1 + WINDOW) (less one rollout)."""
+    if not steps.size or steps.max() < step * (1 + WINDOW) - 2048:
+        return float("nan")
+    chosen = (steps >= step * (1 - WINDOW)) & (steps <= step * (1 + WINDOW))
+    return float(scores[chosen].mean())
+
+
+def area(steps: np.ndarray, scores: np.ndarray, end: int = AUC_END) -> float:
+    """The mean of the BIN-step bins' mean scores over [0, ``end``]; NaN if the episodes stop
+    short of ``end``."""
+    if not steps.size or steps.max() < end - 2048:
+        return float("nan")
+    return float(smoothed(steps[steps <= end], scores[steps <= end], BIN)[1].mean())
+
+
+@cache
+def zoo_points() -> dict[int, float]:
+    """The Zoo's score at each of POINTS (:func:`score_at` over all 8 envs)."""
+    steps, scores = zoo_episodes()
+    return {at: score_at(steps, scores, at) for at in POINTS}
+
+
+@dataclass(frozen=True)
+class AgainstZoo:
+    """Our n seeds' mean against the Zoo's one seed: d = mean(ours) − Zoo, with the 95% CI
+    d ± t(n−1) · s · √(1 + 1/n), s our seeds' standard deviation. That is the prediction
+    interval of one more seed of ours, shifted by the Zoo's value: it treats the Zoo's seed as
+    one draw from a spread like ours (same algorithm and settings; the Zoo gives one seed, so
+    its own spread cannot be measured)."""
+
+    difference: float
+    low: float
+    high: float
+    zoo: float
+
+    @property
+    def within_spread(self) -> bool:
+        """Whether the Zoo's value could be one more of our seeds (the CI holds 0)."""
+        return self.low <= 0.0 <= self.high
+
+    def verdict(self, margin: float = MARGIN) -> str:
+        spread = ("the Zoo's value within our seeds' spread" if self.within_spread else
+                  "ours below the Zoo's spread" if self.high < 0 else
+                  "ours above the Zoo's spread")
+        bound = -margin * self.zoo
+        inferiority = ("non-inferior" if self.low > bound else
+                       "inferior" if self.high < bound else "inconclusive")
+        return f"{spread}; {inferiority} at δ = {margin:.0%}"
+
+
+def against_zoo(ours: list[float], zoo: float) -> AgainstZoo:
+    """:class:`AgainstZoo` from our seeds' values (at least 2) and the Zoo's."""
+    values = np.asarray(ours, dtype=float)
+    n = values.size
+    half = stats.t.ppf(0.975, n - 1) * values.std(ddof=1) * np.sqrt(1 + 1 / n)
+    difference = float(values.mean() - zoo)
+    return AgainstZoo(difference, difference - half, difference + half, zoo)
 
 
 def planned_runs(steps: int, seeds: list[int]) -> list[RunSpec]:
     return teacher_runs(METHODS, "none", 0.0, CONFIG, seeds, steps)
 
 
-def score_at(path: Path, step: int) -> float:
-    """The mean score of the run's episodes that ended within ±WINDOW of ``step`` (NaN if the
-    run has not reached ``step`` (1 + WINDOW))."""
-    steps, _ = scalars(path, RETURN)
-    if not steps.size or steps.max() < step * (1 + WINDOW) - 2048:
-        return float("nan")
-    return window_mean(path, RETURN, int(step * (1 - WINDOW)), int(step * (1 + WINDOW)) + 1)
-
-
-def verdict(ours: list[float], zoo: float) -> str:
-    """Where the Zoo's value lies against our seeds' spread [min, max]."""
-    low, high = min(ours), max(ours)
-    if low <= zoo <= high:
-        return "the Zoo's value within our seeds' spread"
-    return (f"ours below the Zoo's ({high / zoo:.0%} of it at best)" if zoo > high
-            else f"ours above the Zoo's ({low / zoo:.0%} of it at worst)")
-
-
 def plot(runs: dict[int, Path], path: Path) -> None:
     fig, ax = plt.subplots(figsize=(7, 4))
     for seed, run in runs.items():
-        centres, means = smoothed(*scalars(run, RETURN), 50_000)
+        centres, means = smoothed(*scalars(run, RETURN), BIN)
         ax.plot(centres / 1e6, means, label=f"rl_auxgrad PPO, zoo protocol, seed {seed}")
-    zoo = np.array(sorted(SB3_ZOO_BREAKOUT.items()), dtype=float)
-    shown = zoo[zoo[:, 0] <= max(reached_steps(list(runs.values()))) * 1.1]
-    ax.plot(shown[:, 0] / 1e6, shown[:, 1], "ko--", label="SB3 RL Zoo PPO (v4, one seed)")
+    steps, scores = zoo_episodes()
+    shown = steps <= max(reached_steps(list(runs.values())))
+    centres, means = smoothed(steps[shown], scores[shown], BIN)
+    ax.plot(centres / 1e6, means, "k--", label="SB3 RL Zoo PPO (v4, one seed, 8 envs)")
     ax.set_xlabel("agent steps (millions; x4 = frames)")
     ax.set_ylabel("episodic return (real game score)")
     ax.set_title("Breakout, PPO without a teacher: the zoo protocol")
@@ -105,33 +187,63 @@ def report(figures: Path | None = None, steps: int = STEPS,
     reached = dict(zip(runs, reached_steps(list(runs.values())), strict=True))
     if figures is not None:
         plot(runs, figures / "breakout_parity.png")
+    episodes = {seed: scalars(run, RETURN) for seed, run in runs.items()}
+    zoo_steps, zoo_scores = zoo_episodes()
+    measures = {f"{at:,}": (f"{at / 1e6:g}M steps", lambda s, v, at=at: score_at(s, v, at))
+                for at in POINTS if at * (1 + WINDOW) <= steps}
+    if steps >= AUC_END:
+        measures[f"area, 0–{AUC_END / 1e6:g}M"] = ("the area under the first 1M steps", area)
     rows, verdicts = [], []
-    for at, zoo in sorted(SB3_ZOO_BREAKOUT.items()):
-        if at * (1 + WINDOW) > steps:
-            continue
-        ours = {seed: score_at(run, at) for seed, run in runs.items()}
-        cells = " | ".join(f"{value:.1f}" if np.isfinite(value) else "not reached"
-                           for value in ours.values())
+    for label, (words, measure) in measures.items():
+        ours = {seed: measure(*episodes[seed]) for seed in runs}
+        zoo = measure(zoo_steps, zoo_scores)
+        cells = " | ".join(f"{v:.1f}" if np.isfinite(v) else "not reached"
+                           for v in ours.values())
         measured = [v for v in ours.values() if np.isfinite(v)]
-        said = verdict(measured, zoo) if len(measured) == len(runs) else "not reached by all"
-        rows.append(f"| {at:,} | {cells} | {zoo:.1f} | {said} |")
-        verdicts.append(f"{'at' if verdicts else 'At'} {at / 1e6:g}M steps, {said}")
+        if len(measured) < 2:
+            said, interval = "not reached by 2 seeds", "–"
+        else:
+            compared = against_zoo(measured, zoo)
+            said = compared.verdict() + (f" (the {len(measured)} seeds that reached it)"
+                                         if len(measured) < len(runs) else "")
+            interval = (f"{compared.difference:+.1f} [{compared.low:+.1f}, {compared.high:+.1f}]"
+                        f" ({np.mean(measured) / zoo:.0%} of it)")
+        rows.append(f"| {label} | {cells} | {zoo:.1f} | {interval} | {said} |")
+        verdicts.append(f"{'at' if verdicts else 'At'} {words}, {said}")
     seeds_header = " | ".join(f"seed {seed}" for seed in runs)
     status = ", ".join(f"seed {seed} {'finished' if seed in recorded else 'still training'}, "
                        f"last episode at {reached[seed]:,} steps" for seed in runs)
     figure = "![Breakout parity](figures/breakout_parity.png)\n\n" if figures else ""
-    return title + f"""Made by `python -m scripts.experiments.breakout_parity` ({status}; 2
-seeds, so indicative only): PPO without a teacher, `configs/breakout.yaml` with
+    return title + f"""Made by `python -m scripts.experiments.breakout_parity` ({status};
+{len(runs)} seeds, so indicative only): PPO without a teacher, `configs/breakout.yaml` with
 `env.protocol=zoo env.sticky_actions=0` (the RL Zoo's and CleanRL's protocol: no sticky
 actions, FIRE after each lost life, a lost life terminal for learning, 4-frame max-pool skip,
 rewards clipped for learning), the first {steps:,} agent steps of the 10M-step schedule, CPU
-(one core per run). Score at a step: the mean real game score of the episodes that ended
-within ±10% of it, per seed, as for the Zoo's points (the SB3 RL Zoo's published PPO training
-logs on BreakoutNoFrameskip-v4, DLR-RM/rl-trained-agents, one seed; the section "Breakout: PPO
-without a teacher" says how they were read).
+(one core per run).
 
-{figure}| agent steps | {seeds_header} | SB3 RL Zoo PPO | verdict |
-|---|{"---:|" * len(runs)}---:|---|
+**Reference.** The SB3 RL Zoo's published PPO run on BreakoutNoFrameskip-v4 (one seed, the same
+hyperparameters as ours and CleanRL's but the clip range annealed from 0.1), from its 8
+training envs' monitor files (DLR-RM/rl-trained-agents, copied to
+`docs/data/reference/rl_zoo_ppo_breakout/`): each game's end is placed at the agent step the
+run had reached (8 × its env's frames, less
+{HIDDEN_FRAMES:g} frames per game that no agent step sees, / 4). Where the Zoo differs from ours
+(and from CleanRL's ppo_atari.py): its clip range is annealed (0.09 at 1M steps) and its value
+loss is not clipped and weighs twice ours (SB3 adds vf_coef · mean((R − V)²), CleanRL and we
+vf_coef · ½ · mean(max of the clipped and unclipped squares)); the two anchors end at about
+the same score (398.0 and 414.66 at 10M steps). **Compared:** at 0.5M and 1M
+agent steps, each side's mean real game score of the episodes that ended within ±10% of the
+step; over the first 1M steps, the mean of the 50k-step bins' mean scores (the area under the
+curve). **Statistics:** ours − Zoo is our seeds' mean less the Zoo's value, with the 95% interval
+t(n−1) · s · √(1 + 1/n) (s: our seeds' standard deviation): our prediction interval for one more
+seed, so "within our seeds' spread" means the interval holds 0, i.e. the Zoo's seed could be one
+of ours. The Zoo's own spread is not published (one seed), so the interval takes it to be ours.
+At n = 2, t(1) = 12.7 makes the interval too wide to fail unless ours is far off; each seed
+narrows it (t(2) = 4.3, t(4) = 2.8), and the area, whose seeds differ least, narrows it most.
+Non-inferior at δ = {MARGIN:.0%}: the interval's lower bound lies above −{MARGIN:.0%} of the Zoo's
+value.
+
+{figure}| agent steps | {seeds_header} | SB3 RL Zoo PPO | ours − Zoo [95% CI] | verdict |
+|---|{"---:|" * len(runs)}---:|---:|---|
 {chr(10).join(rows)}
 
 **Verdict.** {"; ".join(verdicts)}. The teacher experiments keep the ALE v5 protocol (sticky
@@ -148,8 +260,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=2, help="runs side by side")
     parser.add_argument("--hours", type=float, default=2.0,
                         help="length of this sitting; run again to continue")
+    add_speed_option(parser)
     args = parser.parse_args(argv)
-    EXPERIMENT.train(planned_runs(args.steps, args.seeds), args.workers, args.hours)
+    runs = with_speed(planned_runs(args.steps, args.seeds), args.set)
+    EXPERIMENT.train(runs, args.workers, args.hours)
     print(report(None, args.steps, tuple(args.seeds)))
     return 0
 
