@@ -166,8 +166,9 @@ def prose(measured: Measured) -> str:
     return f"""## Breakout with the imperfect teacher
 
 Made by `python -m scripts.experiments.breakout_teacher --seeds {len(seeds)} --steps {steps}`
-(CPU only, 2 cores; continued across sessions from committed checkpoints). Each run is the
-first {steps:,} agent steps of `configs/breakout.yaml`'s 10M-step PPO schedule; teacher
+(CPU only, 2 cores; resumed across sessions from checkpoints in the ignored runs folder).
+Each run is
+the first {steps:,} agent steps of `configs/breakout.yaml`'s 10M-step PPO schedule; teacher
 `{TEACHER}` (9.0 ± 3.4), λ = {LAM:g}, gate on the shared parameters against the policy loss.
 RL alone's seed 1 is `agents/breakout_ppo_noteacher`. Seeds listed with the agent step each run
 has reached. Early = mean score over the first 100k steps (all seeds run), late = over the

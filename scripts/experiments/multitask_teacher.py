@@ -268,15 +268,16 @@ def prose(measured: Measured) -> str:
     return f"""## Multi-task Breakout + Ms. Pac-Man with the Breakout teacher
 
 Made by `python -m scripts.experiments.multitask_teacher --seeds {len(seeds)} --steps {steps}`
-(CPU only; continued across sessions from committed checkpoints). Each run is the first
-{steps:,} agent steps (both games) of `configs/multitask.yaml`'s schedule; teacher `{TEACHER}`,
-λ = {LAM:g}; fp32. `cosine` gates each game's KL against that game's policy loss at a constant
-λ; `{PER_GAME}` is the default (`teacher.lam_schedule=stop` on the plain sum) with one schedule
-per game (`teacher.per_game=true`): each game's λ is full until that game's student reaches
-the teacher's card score (Breakout {breakout_teacher.TEACHER_SCORE:.1f}; the card has no
-Ms. Pac-Man score, so Ms. Pac-Man stops only on the bound) or the upper 2σ bound of that
-game's ρ over its last rollouts falls below 0. Early = first 100k steps, late = last 50k of
-{steps:,} (the seeds that reached it; –: none yet). Claims are measured on the seeds that
+(CPU only; resumed across sessions from checkpoints in the ignored runs folder). Each run
+is the first {steps:,} agent steps (both games) of `configs/multitask.yaml`'s schedule;
+teacher `{TEACHER}`, λ = {LAM:g}; fp32. `cosine` gates each game's KL against that game's
+policy loss at a constant λ; `{PER_GAME}` is the default (`teacher.lam_schedule=stop` on the
+plain sum) with one schedule per game (`teacher.per_game=true`): each game's λ is full
+until that game's student reaches the teacher's card score (Breakout
+{breakout_teacher.TEACHER_SCORE:.1f}; the card has no Ms. Pac-Man score, so Ms. Pac-Man
+stops only on the bound) or the upper 2σ bound of that game's ρ over its last rollouts
+falls below 0. Early = first 100k steps, late = last 50k of {steps:,} (the seeds that
+reached it; –: none yet). Claims are measured on the seeds that
 reached {steps:,} steps; while some have not, their verdicts say "so far".
 
 Single-task Breakout over the same Breakout steps ({(steps - 50_000) // 2:,} to {steps // 2:,}
