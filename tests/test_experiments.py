@@ -772,6 +772,9 @@ def test_breakout_parity_reports_each_point_against_the_zoos_curve(tmp_path, mon
             f"{compared.difference:+.1f} [{compared.low:+.1f}, {compared.high:+.1f}]") in text
     assert f"{compared.verdict()} (the 2 seeds that reached it) |" in text
     assert "**Verdict.** At 0.5M steps, the Zoo's value within our seeds' spread" in text
+    # 9 and 11 of 0.5M's 9, 11, 20; none of 1M's 29, 31 or of the area's (99, 9, 9, 29 and
+    # 99, 11, 11, 31 binned)
+    assert "Of our 7 seed values in the table,\n2 lie below the Zoo's." in text
     assert "2,000,000" not in text and "seed 1 finished, last episode at 1,099,000 steps" in text
 
 
