@@ -91,6 +91,11 @@ class AgentConfig:
     gamma: float = 0.99
     gae_lambda: float = 0.95
     clip_coef: float = 0.1
+    anneal_clip: bool = False
+    """Decay PPO's clip range as agent.anneal_lr decays the learning rate, to
+    clip_coef * (1 - s / total_steps) for the rollout that starts at step s (the SB3 RL Zoo's
+    Atari ``clip_range: lin_0.1``); off, it stays clip_coef (CleanRL's). The value clip, with
+    clip_vloss, takes the same range."""
     clip_vloss: bool = True
     ent_coef: float = 0.01
     vf_coef: float = 0.5

@@ -117,7 +117,8 @@ class RunLogger:
         elapsed = self.elapsed()
         sps = (step - self.start_step) / max(elapsed, 1e-9)
         for tag, value in (stats | self.constants).items():
-            name = {"lr": "charts/learning_rate", "lam": "teacher/lam"}.get(tag, tag)
+            name = {"lr": "charts/learning_rate", "clip_range": "charts/clip_range",
+                    "lam": "teacher/lam"}.get(tag, tag)
             self.writer.add_scalar(name, value, step)
         self.writer.add_scalar("charts/SPS", sps, step)
         if self.earlier_seconds is not None:

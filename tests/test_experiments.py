@@ -3,6 +3,7 @@ the control-task experiment end to end at a tiny budget, claims as data, sweep.p
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import json
 import shutil
@@ -111,14 +112,16 @@ def test_run_all_side_by_side_reports_each_run_as_it_finishes(tmp_path):
     assert sorted(done) == ["r1:True", "r2:True"]
 
 
-def test_binned_means_per_span_and_carries_empty_spans(tmp_path):
+def test_binned_means_per_span_and_carries_the_last_point_into_empty_spans(tmp_path):
+    """An empty span takes the last point before it, not the mean of the span before: a λ
+    that stopped at 0 reads 0 after the stop."""
     writer = SummaryWriter(str(tmp_path))
-    for step, value in [(0, 1.0), (10, 3.0), (45, 5.0), (99, 7.0)]:
+    for step, value in [(0, 1.0), (10, 3.0), (30, 4.0), (45, 5.0), (99, 7.0)]:
         writer.add_scalar("x", value, step)
     writer.close()
     curve = binned(tmp_path, "x", total_steps=100, bins=4)  # spans of 25 steps
-    np.testing.assert_allclose(curve, [2.0, 5.0, 5.0, 7.0])
-    np.testing.assert_allclose(binned(tmp_path, "x", total_steps=50, bins=2), [2.0, 5.0])
+    np.testing.assert_allclose(curve, [2.0, 4.5, 5.0, 7.0])
+    np.testing.assert_allclose(binned(tmp_path, "x", total_steps=50, bins=2), [2.0, 4.5])
     assert np.isnan(binned(tmp_path, "missing", 100, 4)).all()
 
 
@@ -446,7 +449,10 @@ def test_the_default_per_game_claim_reads_when_each_games_schedule_stopped():
     def decide(stops, pacman_late, reached=(501_760, 501_760), seed_2=None):
         runs = {"stop_per_game": MethodRuns([1, 2], list(reached), {})}
         summary = {("stop_per_game", "charts/episodic_return/MsPacman"): (400.0, pacman_late),
-                   ("multitask_rl", "charts/episodic_return/MsPacman"): (450.0, 700.0)}
+                   ("multitask_rl", "charts/episodic_return/MsPacman"): (450.0, 700.0),
+                   ("stop_per_game", "charts/episodic_return/Breakout"): (2.0, 5.5),
+                   ("multitask_rl+kl", "charts/episodic_return/Breakout"): (2.0, 9.5),
+                   ("multitask_rl", "charts/episodic_return/Breakout"): (1.7, 2.4)}
         unfinished = ["stop_per_game"] if min(reached) < 500_000 else []
         *_, claim = multitask_teacher.claims(multitask_teacher.Measured(
             (1, 2), 500_000, runs, summary, 8.0, np.nan, {},
@@ -466,6 +472,15 @@ def test_the_default_per_game_claim_reads_when_each_games_schedule_stopped():
     # the schedules tell the games apart, but Ms. Pac-Man ends below multitask RL
     claim = decide(still_on, 600.0)
     assert claim.verdict == "partly" and "below multitask RL's 700" in claim.why
+    assert "Breakout's λ stopped on the bound too" not in claim.why
+    # Breakout's λ stopping on the bound after Ms. Pac-Man's still tells the games apart, and
+    # the reason names what Breakout lost
+    after = {"Breakout": stop(102_400, False, 0.001), "MsPacman": pacman}
+    claim = decide(after, 600.0)
+    assert claim.verdict == "partly"
+    assert ("Breakout's λ stopped on the bound too (2 of 2 seeds, at 102,400, 102,400 steps), "
+            "so Breakout ends at 5.5, below multitask RL + KL's 9.5 (multitask RL 2.4)") in (
+        claim.why)
     # Breakout's stopping first on the bound: the signal says the teacher hurts both games
     claim = decide({"Breakout": stop(30_720, False, -0.1), "MsPacman": pacman}, 720.0)
     assert claim.verdict == "differs"
@@ -695,25 +710,63 @@ def test_card_mean_is_the_shipped_teachers_card_score():
     assert card_mean("teachers/breakout_uniform") == pytest.approx(1.5, abs=0.05)
 
 
+def test_breakout_harmful_reports_the_bound_alone_apart_from_the_default(tmp_path, monkeypatch):
+    """The bound-only runs get their own notes (the rule that stopped them), after the
+    default's; a planned run not recorded yet is left out of the table."""
+    harmful = importlib.import_module("scripts.experiments.breakout_harmful")
+    monkeypatch.setattr(harmful, "EXPERIMENT", Experiment("harmful", tmp_path / "data"))
+    assert "Not run yet" in harmful.report(50_000, (1,))
+    stops = {"stop__harmful__seed1": {"teacher/student_return": [(1024, 0.5)],
+                                      "teacher/teacher_return": [(1024, 0.0)],
+                                      "teacher/stopped_at": [(1024, 1024.0)]},
+             "bound__harmful__seed1": {"teacher/agreement": [(1024, -0.1), (2048, -0.3)],
+                                       "teacher/stopped_at": [(2048, 2048.0)]}}
+    for name, tags in stops.items():
+        run = write_atari_run(tmp_path / "runs" / name, "seed: 1\n", tags | {
+            "charts/episodic_return": [(10_000, 1.0), (40_000, 3.0)]})
+        write_record(run, tmp_path / "data" / "harmful" / f"{name}.npz")
+    text = harmful.report(50_000, (1,))
+    assert "(2\nof 5 planned runs recorded" in text
+    assert "| stop, harmful teacher, seed 1 | 1.00 | 3.00 |" in text
+    assert "| rl+kl, harmful teacher, seed 1" not in text
+    assert ("- stop, harmful teacher, seed 1: stopped at 1,024 steps by the score rule"
+            in text.split("The `bound` runs do")[0])
+    assert ("- bound, harmful teacher, seed 1: stopped at 2,048 steps by the bound (ρ's upper "
+            "bound below 0; mean ρ until then -0.200).") in text.split("The `bound` runs do")[1]
+
+
 def test_breakout_harmful_plans_the_default_and_rl_plus_kl_with_each_teacher():
     harmful = importlib.import_module("scripts.experiments.breakout_harmful")
     runs = harmful.planned_runs(1000, [1])
     assert [r.name for r in runs] == ["stop__harmful__seed1", "rl+kl__harmful__seed1",
-                                      "stop__uniform__seed1", "rl+kl__uniform__seed1"]
+                                      "stop__uniform__seed1", "rl+kl__uniform__seed1",
+                                      "bound__harmful__seed1"]
     stop = load_config(runs[0].config, list(runs[0].overrides))
     assert (stop.teacher.lam_schedule, stop.teacher.path, stop.gate.name) == (
         "stop", "teachers/breakout_harmful_swap", "multitask")
     assert load_config(runs[3].config, list(runs[3].overrides)).teacher.lam_schedule == "constant"
+    bound = load_config(runs[4].config, list(runs[4].overrides))
+    assert (bound.teacher.lam_schedule, bound.teacher.path) == (
+        "agreement_stop", "teachers/breakout_harmful_swap")
+    assert dataclasses.replace(bound, teacher=dataclasses.replace(
+        bound.teacher, lam_schedule="stop")) == stop  # only the schedule differs
 
 
 def test_breakout_parity_plans_rl_alone_under_the_zoo_protocol_for_the_first_11m_steps():
+    """rl_alone on the seeds asked for, and zoo_losses (the Zoo's clip schedule and value loss
+    on the same runs) on its own seeds."""
     parity = importlib.import_module("scripts.experiments.breakout_parity")
-    runs = parity.planned_runs(parity.STEPS, [1, 2])
-    assert [r.name for r in runs] == ["rl_alone__seed1", "rl_alone__seed2"]
+    runs = parity.planned_runs(parity.STEPS, [2, 3], (1, 3))
+    assert [r.name for r in runs] == ["zoo_losses__seed1", "rl_alone__seed2", "rl_alone__seed3",
+                                      "zoo_losses__seed3"]
     for run in runs:
         assert {"gate.name=single", "teacher.path=none", "env.protocol=zoo",
                 "env.sticky_actions=0"} <= set(run.overrides)
         assert run.stop_at == 1_100_000 and run.config.endswith("configs/breakout.yaml")
+        agent = load_config(run.config, list(run.overrides)).agent
+        zoo = run.name.startswith("zoo_losses")
+        assert (agent.anneal_clip, agent.clip_vloss, agent.vf_coef) == (
+            (True, False, 1.0) if zoo else (False, True, 0.5))
 
 
 def test_breakout_parity_places_each_zoo_game_at_the_agent_step_the_run_had_reached(tmp_path):
@@ -776,6 +829,34 @@ def test_breakout_parity_reports_each_point_against_the_zoos_curve(tmp_path, mon
     # 99, 11, 11, 31 binned)
     assert "Of our 7 seed values in the table,\n2 lie below the Zoo's." in text
     assert "2,000,000" not in text and "seed 1 finished, last episode at 1,099,000 steps" in text
+    assert "**Is the gap the Zoo's losses?**" in text and "Not run yet" in text.split(
+        "**Is the gap")[1]
+
+
+def test_breakout_parity_sets_the_zoo_losses_run_against_our_seeds(tmp_path, monkeypatch):
+    """zoo_losses − ours with t(n−1) · s · √(1/n + 1/m) from our seeds' spread: one zoo_losses
+    seed far above ours is "above our seeds' spread"; one inside it is "within"."""
+    parity = importlib.import_module("scripts.experiments.breakout_parity")
+    monkeypatch.setattr(parity, "EXPERIMENT", Experiment("parity", tmp_path / "data"))
+    ours = {1: 9.0, 2: 10.0, 3: 11.0}
+    for name, score in [*((f"rl_alone__seed{s}", v) for s, v in ours.items()),
+                        ("zoo_losses__seed1", 20.0), ("zoo_losses__seed2", 10.5),
+                        ("zoo_losses__seed3", 9.0)]:
+        points = [(450_000, score), (549_000, score)]
+        run = write_atari_run(tmp_path / "runs" / name, "seed: 1\n",
+                              {"charts/episodic_return": points})
+        write_record(run, tmp_path / "data" / "parity" / f"{name}.npz")
+    half = 4.303 * 1.0 * (1 / 3 + 1) ** 0.5
+    assert parity.shift([9.0, 10.0, 11.0], [20.0]) == pytest.approx((10.0, 10 - half, 10 + half),
+                                                                    abs=2e-3)
+    text = parity.report(None, steps=600_000, seeds=(1, 2, 3), zoo_losses_seeds=(1,))
+    zoo = parity.zoo_points()[500_000]
+    assert (f"| 500,000 | 20.0 | 10.0 | {zoo:.1f} | +10.0 [{10 - half:+.1f}, {10 + half:+.1f}] "
+            "| above our seeds' spread |") in text
+    text = parity.report(None, steps=600_000, seeds=(1, 2, 3), zoo_losses_seeds=(2, 3))
+    half = 4.303 * (1 / 3 + 1 / 2) ** 0.5
+    assert (f"| 500,000 | 10.5 | 9.0 | 10.0 | {zoo:.1f} | -0.2 [{-0.25 - half:+.1f}, "
+            f"{-0.25 + half:+.1f}] | within our seeds' spread |") in text
 
 
 def test_breakout_default_plans_stop_and_score_with_breakout_teachers_settings():

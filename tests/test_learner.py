@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from rl_auxgrad.agents import build as build_module
+from rl_auxgrad.agents import learner as learner_module
 from rl_auxgrad.agents.build import build_agent
 from rl_auxgrad.agents.learner import Batch, Learner, take_rows
 from rl_auxgrad.agents.losses import teacher_kl
@@ -173,6 +174,33 @@ def test_annealed_learning_rate_follows_cleanrl_and_resumes():
         lrs.append(learner.learn(rollout)["lr"])
     assert learner.global_step == config.total_steps
     assert lrs == pytest.approx([0.001, 0.00075, 0.0005, 0.00025], rel=1e-12)
+
+
+@pytest.mark.parametrize("anneal", [False, True])
+def test_clip_range_anneals_like_the_zoo_only_when_asked(anneal, monkeypatch):
+    """agent.anneal_clip: update i of 4 clips at clip_coef (1 - (i - 1) / 4) (the RL Zoo's
+    lin_0.1), and the loss uses that range (the clip fraction counts ratios outside it);
+    without it the range stays clip_coef (CleanRL)."""
+    config = load_config(None, [*BASE, "total_steps=256", "agent.clip_coef=0.2",
+                                f"agent.anneal_clip={str(anneal).lower()}"])
+    env = make_vector_env(config.env.id, config.env.num_envs, seed=config.seed)
+    learner = Learner(config, env.spec, torch.device("cpu"))
+    obs, clips = env.reset(), []
+    seen: list[float] = []
+    original = learner_module.ppo_terms
+
+    def spy(*args, **kwargs):
+        seen.append(args[7])
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(learner_module, "ppo_terms", spy)
+    for _ in range(4):
+        rollout, obs, _ = learner.collect(env, obs)
+        clips.append(learner.learn(rollout)["clip_range"])
+    expected = [0.2, 0.15, 0.1, 0.05] if anneal else [0.2] * 4
+    assert clips == pytest.approx(expected, rel=1e-12)
+    assert sorted(set(seen), reverse=True) == pytest.approx(sorted(set(expected), reverse=True),
+                                                            rel=1e-12)
 
 
 def test_kl_only_moves_the_student_towards_the_teacher():

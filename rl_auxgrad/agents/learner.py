@@ -203,6 +203,8 @@ class Learner:
         self.channels_last = channels_last(self.torso_name)
         self.agent = build_agent(config, spec, device)
         a = config.agent
+        self.clip_coef = a.clip_coef
+        """PPO's clip range for this update (agent.clip_coef, decayed with agent.anneal_clip)."""
         if a.optimizer == "adam":
             self.optimizer: torch.optim.Optimizer = torch.optim.Adam(
                 self.agent.parameters(), lr=a.learning_rate, eps=1e-5, foreach=True)
@@ -260,12 +262,14 @@ class Learner:
 
         With agent.anneal_lr the learning rate is ``lr (1 - s / total_steps)`` for the rollout
         that started at step ``s`` (CleanRL's ``1 - (i - 1) / num_iterations`` for update i):
-        the first update runs at ``lr``, the last of U at ``lr / U``."""
+        the first update runs at ``lr``, the last of U at ``lr / U``; agent.anneal_clip decays
+        the clip range by the same factor."""
         a = self.config.agent
+        frac = max(0.0, 1.0 - rollout.start_step / self.config.total_steps)
         if a.anneal_lr:
-            frac = max(0.0, 1.0 - rollout.start_step / self.config.total_steps)
             for group in self.optimizer.param_groups:
                 group["lr"] = frac * a.learning_rate
+        self.clip_coef = frac * a.clip_coef if a.anneal_clip else a.clip_coef
         rewards = rollout.rewards.sign() if a.clip_rewards else rollout.rewards
         advantages, returns = compute_gae(rewards.float(), rollout.values, rollout.dones,
                                           rollout.next_value, a.gamma, a.gae_lambda)
@@ -295,7 +299,8 @@ class Learner:
                                                 for game in self.spec.games])
         elif self.teacher_weight is not None:
             self.teacher_weight.observe_update(means.get("gate/cosine"))
-        return means | teacher_stats | {"lr": self.optimizer.param_groups[0]["lr"]}
+        return means | teacher_stats | {"lr": self.optimizer.param_groups[0]["lr"],
+                                        "clip_range": self.clip_coef}
 
     def _decide_lam(self, rollout: Rollout, advantages: Tensor
                     ) -> tuple[tuple[float, ...], dict[str, float]]:
@@ -368,7 +373,7 @@ class Learner:
         a = self.config.agent
         if a.algo == "ppo":
             terms = ppo_terms(out.logits, actions, logprobs, advantages, out.value, values,
-                              returns, a.clip_coef, a.clip_vloss)
+                              returns, self.clip_coef, a.clip_vloss)
         else:
             terms = a2c_terms(out.logits, actions, advantages, out.value, returns)
         return terms.policy - a.ent_coef * terms.entropy, a.vf_coef * terms.value, terms

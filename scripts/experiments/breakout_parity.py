@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -45,11 +46,17 @@ from scripts.experiments.common import (
 
 ROOT = Path(__file__).parents[2]
 EXPERIMENT = Experiment("breakout_parity")
-METHODS = {"rl_alone": ("gate.name=single", "teacher.path=none", "env.protocol=zoo",
-                        "env.sticky_actions=0")}
+RL_ALONE = ("gate.name=single", "teacher.path=none", "env.protocol=zoo", "env.sticky_actions=0")
+ZOO_LOSSES = ("agent.anneal_clip=true", "agent.clip_vloss=false", "agent.vf_coef=1")
+"""The Zoo's PPO losses on ours: the clip range annealed from 0.1 (``lin_0.1``) and SB3's value
+loss, vf_coef 0.5 · mean((R − V)²) unclipped, which is ours at vf_coef 1 (ours halves the
+square)."""
+METHODS = {"rl_alone": RL_ALONE, "zoo_losses": RL_ALONE + ZOO_LOSSES}
 STEPS = 1_100_000
 """1M steps and the ±WINDOW after it that the Zoo's 1M point takes in."""
 SEEDS = (1, 2, 3)
+ZOO_LOSSES_SEEDS = (1,)
+"""The seeds of ``zoo_losses``, the check of whether the Zoo's loss settings close the gap."""
 RETURN = "charts/episodic_return"
 ZOO_MONITORS = ROOT / "docs" / "data" / "reference" / "rl_zoo_ppo_breakout"
 """SB3's Monitor logs of the RL Zoo's PPO run on BreakoutNoFrameskip-v4 (one seed, its 8
@@ -152,15 +159,33 @@ def against_zoo(ours: list[float], zoo: float) -> AgainstZoo:
     return AgainstZoo(difference, difference - half, difference + half, zoo)
 
 
-def planned_runs(steps: int, seeds: list[int]) -> list[RunSpec]:
-    return teacher_runs(METHODS, "none", 0.0, CONFIG, seeds, steps)
+def shift(ours: list[float], others: list[float]) -> tuple[float, float, float]:
+    """mean(others) − mean(ours) with the 95% CI ± t(n−1) · s · √(1/n + 1/m), s our n seeds'
+    standard deviation (m others, taken to spread like ours: with m = 1, our prediction
+    interval for one more seed, as in :func:`against_zoo`)."""
+    n, m = len(ours), len(others)
+    half = stats.t.ppf(0.975, n - 1) * np.std(ours, ddof=1) * np.sqrt(1 / n + 1 / m)
+    difference = float(np.mean(others) - np.mean(ours))
+    return difference, difference - half, difference + half
 
 
-def plot(runs: dict[int, Path], path: Path) -> None:
+def planned_runs(steps: int, seeds: list[int],
+                 zoo_losses_seeds: tuple[int, ...] = ZOO_LOSSES_SEEDS) -> list[RunSpec]:
+    """``rl_alone`` for ``seeds``, ``zoo_losses`` for ``zoo_losses_seeds``."""
+    skip = frozenset(("rl_alone", seed) for seed in zoo_losses_seeds if seed not in seeds) | \
+        frozenset(("zoo_losses", seed) for seed in seeds if seed not in zoo_losses_seeds)
+    return teacher_runs(METHODS, "none", 0.0, CONFIG,
+                        sorted(set(seeds) | set(zoo_losses_seeds)), steps, skip)
+
+
+def plot(runs: dict[int, Path], losses_runs: dict[int, Path], path: Path) -> None:
     fig, ax = plt.subplots(figsize=(7, 4))
     for seed, run in runs.items():
         centres, means = smoothed(*scalars(run, RETURN), BIN)
         ax.plot(centres / 1e6, means, label=f"rl_auxgrad PPO, zoo protocol, seed {seed}")
+    for seed, run in losses_runs.items():
+        centres, means = smoothed(*scalars(run, RETURN), BIN)
+        ax.plot(centres / 1e6, means, ":", label=f"same with the Zoo's losses, seed {seed}")
     steps, scores = zoo_episodes()
     shown = steps <= max(reached_steps(list(runs.values())))
     centres, means = smoothed(steps[shown], scores[shown], BIN)
@@ -174,28 +199,30 @@ def plot(runs: dict[int, Path], path: Path) -> None:
     plt.close(fig)
 
 
-def report(figures: Path | None = None, steps: int = STEPS,
-           seeds: tuple[int, ...] = SEEDS) -> str:
+def report(figures: Path | None = None, steps: int = STEPS, seeds: tuple[int, ...] = SEEDS,
+           zoo_losses_seeds: tuple[int, ...] = ZOO_LOSSES_SEEDS) -> str:
     """The experiment's section of docs/RESULTS.md, over the runs recorded so far (a run still
     training counts up to the step it reached)."""
     title = "## Breakout parity: the zoo protocol against the RL Zoo's PPO curve\n\n"
-    runs = {seed: EXPERIMENT.run(f"rl_alone__seed{seed}") for seed in seeds}
-    runs = {seed: run for seed, run in runs.items() if scalars(run, RETURN)[0].size}
+    runs = started("rl_alone", seeds)
     if not runs:
         return title + "Not run yet: `python -m scripts.experiments.breakout_parity`.\n"
     recorded = [seed for seed, run in runs.items() if is_record(run)]
     reached = dict(zip(runs, reached_steps(list(runs.values())), strict=True))
+    losses_runs = started("zoo_losses", zoo_losses_seeds)
     if figures is not None:
-        plot(runs, figures / "breakout_parity.png")
+        plot(runs, losses_runs, figures / "breakout_parity.png")
     episodes = {seed: scalars(run, RETURN) for seed, run in runs.items()}
     zoo_steps, zoo_scores = zoo_episodes()
     measures = {f"{at:,}": (f"{at / 1e6:g}M steps", lambda s, v, at=at: score_at(s, v, at))
                 for at in POINTS if at * (1 + WINDOW) <= steps}
     if steps >= AUC_END:
         measures[f"area, 0–{AUC_END / 1e6:g}M"] = ("the area under the first 1M steps", area)
-    rows, verdicts, below, compared_values = [], [], 0, 0
+    rows, verdicts, below, compared_values, losses_rows = [], [], 0, 0, []
     for label, (words, measure) in measures.items():
         ours = {seed: measure(*episodes[seed]) for seed in runs}
+        losses_rows.append(zoo_losses_row(label, measure, ours, losses_runs, zoo_steps,
+                                          zoo_scores))
         zoo = measure(zoo_steps, zoo_scores)
         cells = " | ".join(f"{v:.1f}" if np.isfinite(v) else "not reached"
                            for v in ours.values())
@@ -253,6 +280,60 @@ value.
 actions 0.25, `env.protocol=v5`, the default of `configs/breakout.yaml`), which Machado et al.
 (2018) recommend and which scores lower; this section only checks that the learner itself is
 not behind the published PPO.
+
+{zoo_losses_part(losses_runs, losses_rows)}"""
+
+
+def started(method: str, seeds: tuple[int, ...]) -> dict[int, Path]:
+    """The runs of ``method`` for ``seeds`` that have logged an episode (recorded or not)."""
+    runs = {seed: EXPERIMENT.run(f"{method}__seed{seed}") for seed in seeds}
+    return {seed: run for seed, run in runs.items() if scalars(run, RETURN)[0].size}
+
+
+def zoo_losses_row(label: str, measure: Callable[[np.ndarray, np.ndarray], float],
+                   ours: dict[int, float], losses_runs: dict[int, Path],
+                   zoo_steps: np.ndarray, zoo_scores: np.ndarray) -> str:
+    """One row of the zoo_losses table: its seeds' values, ours' mean, the Zoo's, and
+    zoo_losses − ours by :func:`shift` with its verdict."""
+    losses = [measure(*scalars(run, RETURN)) for run in losses_runs.values()]
+    measured_ours = [v for v in ours.values() if np.isfinite(v)]
+    reached = [v for v in losses if np.isfinite(v)]
+    cells = " | ".join(f"{v:.1f}" if np.isfinite(v) else "not reached" for v in losses)
+    mean = f"{np.mean(measured_ours):.1f}" if measured_ours else "–"
+    first = f"| {label} | {cells} | {mean} | {measure(zoo_steps, zoo_scores):.1f} |"
+    if not reached or len(measured_ours) < 2:
+        return f"{first} – | – |"
+    difference, low, high = shift(measured_ours, reached)
+    said = ("above our seeds' spread" if low > 0 else "below our seeds' spread" if high < 0
+            else "within our seeds' spread")
+    return f"{first} {difference:+.1f} [{low:+.1f}, {high:+.1f}] | {said} |"
+
+
+LOSSES_HEADER = ("| agent steps | {} | rl_alone, mean | SB3 RL Zoo PPO | "
+                 "zoo_losses − ours [95% CI] | verdict |")
+
+
+def zoo_losses_part(losses_runs: dict[int, Path], rows: list[str]) -> str:
+    """Whether the Zoo's loss settings, on our learner, close the gap to the Zoo's curve."""
+    head = ("**Is the gap the Zoo's losses?** `zoo_losses` is `rl_alone` with the Zoo's two "
+            "loss settings (`" + " ".join(ZOO_LOSSES) + "`: the clip range annealed from 0.1, "
+            "and SB3's unclipped value loss at its weight). ")
+    if not losses_runs:
+        return head + "Not run yet: `python -m scripts.experiments.breakout_parity`.\n"
+    status = ", ".join(f"seed {seed} {'finished' if is_record(run) else 'still training'} at "
+                       f"{step:,} steps" for (seed, run), step in
+                       zip(losses_runs.items(), reached_steps(list(losses_runs.values())),
+                           strict=True))
+    seeds_header = " | ".join(f"zoo_losses seed {seed}" for seed in losses_runs)
+    return head + f"""({status}.)
+zoo_losses − ours is its seeds' mean less our `rl_alone` seeds' mean, with the 95% interval t(n−1) · s · √(1/n + 1/m) (s: our seeds' standard
+deviation, m its seeds): with one seed, our prediction interval, so "above our seeds' spread"
+says that seed is not one more of ours. One seed can show that the settings move the curve; it
+cannot measure by how much.
+
+{LOSSES_HEADER.format(seeds_header)}
+|---|{"---:|" * len(losses_runs)}---:|---:|---:|---|
+{chr(10).join(rows)}
 """
 
 
@@ -260,14 +341,17 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--steps", type=int, default=STEPS, help="agent steps per run")
     parser.add_argument("--seeds", type=int, nargs="+", default=list(SEEDS))
+    parser.add_argument("--zoo-losses-seeds", type=int, nargs="*", default=list(ZOO_LOSSES_SEEDS),
+                        help="seeds of zoo_losses (the Zoo's clip schedule and value loss)")
     parser.add_argument("--workers", type=int, default=2, help="runs side by side")
     parser.add_argument("--hours", type=float, default=2.0,
                         help="length of this sitting; run again to continue")
     add_speed_option(parser)
     args = parser.parse_args(argv)
-    runs = with_speed(planned_runs(args.steps, args.seeds), args.set)
+    runs = with_speed(planned_runs(args.steps, args.seeds, tuple(args.zoo_losses_seeds)),
+                      args.set)
     EXPERIMENT.train(runs, args.workers, args.hours)
-    print(report(None, args.steps, tuple(args.seeds)))
+    print(report(None, args.steps, tuple(args.seeds), tuple(args.zoo_losses_seeds)))
     return 0
 
 

@@ -213,19 +213,21 @@ def bin_centres(steps: int, bin_steps: int = ATARI_BIN) -> np.ndarray:
 
 def binned(directory: Path, tag: str, total_steps: int, bins: int) -> np.ndarray:
     """Mean of a scalar in each of ``bins`` equal spans of [0, total_steps]; a span with no
-    point carries the previous span's value (NaN before the first point). Points past
-    total_steps (a run trained further than the experiment's budget) are left out."""
+    point carries the last point before it (a tag that stopped being logged, such as a
+    game's λ after its schedule stopped, stays at its last value; NaN before the first
+    point). Points past total_steps (a run trained further than the experiment's budget) are
+    left out."""
     steps, values = scalars(directory, tag)
     within = steps <= total_steps
     steps, values = steps[within], values[within]
     index = np.minimum(steps * bins // total_steps, bins - 1).astype(int)
-    out = np.full(bins, np.nan)
+    out, last = np.full(bins, np.nan), np.nan
     for b in range(bins):
         chosen = values[index == b]
         if chosen.size:
-            out[b] = chosen.mean()
-        elif b > 0:
-            out[b] = out[b - 1]
+            out[b], last = chosen.mean(), chosen[-1]
+        else:
+            out[b] = last
     return out
 
 

@@ -295,7 +295,9 @@ reference.
 {chr(10).join(rows)}
 
 How each game's policy gradient and the teacher's agree, and how close each game's policy stays
-to the Breakout teacher (early → late; the gate weight is above):
+to the Breakout teacher (early → late; the gate weight is above). `{PER_GAME}` measures them
+only while the teacher is queried, so its late values are the last ones before its last game
+dropped the teacher (below):
 
 {_header(list(DIAGNOSTICS.values()))}
 {chr(10).join(diagnostics)}
@@ -412,6 +414,15 @@ def claims(measured: Measured) -> list[Claim]:
             if pacman < rl_pacman:
                 reasons.append(f"Ms. Pac-Man ends at {pacman:.3g}, below multitask RL's "
                                f"{rl_pacman:.3g}")
+            on_bound = [f"{g['Breakout'].at:,}" for g in stops.values()
+                        if g["Breakout"].at is not None and not g["Breakout"].by_score]
+            if on_bound:
+                reasons.append(
+                    f"Breakout's λ stopped on the bound too ({len(on_bound)} of {len(stops)} "
+                    f"seeds, at {', '.join(on_bound)} steps), so Breakout ends at "
+                    f"{late(PER_GAME, score, 'Breakout'):.3g}, below multitask RL + KL's "
+                    f"{late(rl_kl, score, 'Breakout'):.3g} (multitask RL "
+                    f"{late(mt, score, 'Breakout'):.3g})")
             return "; ".join(reasons) + "."
 
         return measured_claim(
