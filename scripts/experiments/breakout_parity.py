@@ -1,8 +1,8 @@
 """Breakout parity (issue 17, item 1): PPO without a teacher under the RL Zoo's / CleanRL's
 protocol, set against the RL Zoo's published PPO curve.
 
-    python -m scripts.experiments.breakout_parity [--steps 1100000] [--seeds 1 2] [--hours 2]
-        [--workers 2] [--set cpu_threads=1 ...]
+    python -m scripts.experiments.breakout_parity [--steps 1100000] [--seeds 1 2 3]
+        [--zoo-losses-seeds 1] [--hours 2] [--workers 2] [--set cpu_threads=1 ...]
 
 Runs ``rl_alone__seed<seed>``: ``configs/breakout.yaml`` (8 envs x 128 steps, 4 epochs, 4
 minibatches, clip 0.1, lr 2.5e-4 annealed over the 10M-step schedule, entropy 0.01) with
@@ -16,6 +16,10 @@ ignored ``runs/experiments/breakout_parity/`` and are reduced to
 At 0.5M and 1M steps the report takes each side's mean score of the episodes that ended within
 ±10% of the step, and over the first 1M steps the mean of the 50k-step bins' means (the area
 under the curve); it sets our seeds against the Zoo's one seed with :func:`against_zoo`.
+
+``zoo_losses__seed<seed>`` (``--zoo-losses-seeds``, seed 1 by default) is the same run with the
+two loss settings in which the Zoo differs from ours (:data:`ZOO_LOSSES`), to tell whether they
+are what puts our seeds below the Zoo's curve (:func:`shift` against our seeds).
 """
 
 from __future__ import annotations
