@@ -324,16 +324,16 @@ def zoo_losses_part(losses_runs: dict[int, Path], rows: list[str]) -> str:
             "and SB3's unclipped value loss at its weight). ")
     if not losses_runs:
         return head + "Not run yet: `python -m scripts.experiments.breakout_parity`.\n"
-    status = ", ".join(f"seed {seed} {'finished' if is_record(run) else 'still training'} at "
-                       f"{step:,} steps" for (seed, run), step in
+    status = ", ".join(f"seed {seed} {'finished' if is_record(run) else 'not finished'}: last "
+                       f"episode at {step:,} steps" for (seed, run), step in
                        zip(losses_runs.items(), reached_steps(list(losses_runs.values())),
                            strict=True))
     seeds_header = " | ".join(f"zoo_losses seed {seed}" for seed in losses_runs)
     return head + f"""({status}.)
-zoo_losses − ours is its seeds' mean less our `rl_alone` seeds' mean, with the 95% interval t(n−1) · s · √(1/n + 1/m) (s: our seeds' standard
-deviation, m its seeds): with one seed, our prediction interval, so "above our seeds' spread"
-says that seed is not one more of ours. One seed can show that the settings move the curve; it
-cannot measure by how much.
+zoo_losses − ours is its seeds' mean less our `rl_alone` seeds' mean, with the 95% interval
+t(n−1) · s · √(1/n + 1/m) (s: our seeds' standard deviation, m its seeds): with one seed, our
+prediction interval, so "above our seeds' spread" says that seed is not one more of ours. One
+seed can show that the settings move the curve; it cannot measure by how much.
 
 {LOSSES_HEADER.format(seeds_header)}
 |---|{"---:|" * len(losses_runs)}---:|---:|---:|---|
