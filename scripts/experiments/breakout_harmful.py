@@ -85,15 +85,14 @@ def report(steps: int = STEPS, seeds: tuple[int, ...] = SEEDS) -> str:
     if not recorded:
         return title + "Not run yet: `python -m scripts.experiments.breakout_harmful`.\n"
     rows: list[tuple[str, list[float]]] = []
-    notes: list[str] = []
-    bound_notes: list[str] = []
+    # per method that stops the teacher: when and why each of its runs stopped
+    notes: dict[str, list[str]] = {"stop": [], **{method: [] for method in BOUND}}
     for name in recorded:
         method, teacher, seed = name.split("__")
         path, label = EXPERIMENT.run(name), f"{method}, {teacher} teacher, seed {seed[4:]}"
         rows.append((label, window_means(path, steps)))
-        if method in ("stop", *BOUND):
-            (notes if method == "stop" else bound_notes).append(
-                f"- {label}: {stop_reason(path)}.")
+        if method in notes:
+            notes[method].append(f"- {label}: {stop_reason(path)}.")
     rows += [(f"RL alone, seed {seed}",
               window_means(breakout_teacher.run_dir("rl_alone", seed), steps))
              for seed in RL_ALONE_SEEDS]
@@ -113,13 +112,13 @@ breakout_teacher's RL alone:
 
 {chr(10).join(table)}
 
-{chr(10).join(notes)}
+{chr(10).join(notes["stop"])}
 
 A teacher whose card score is at or below the student's first episodes is dismissed by the
 score rule at once; the agreement bound is then not what stopped it, and the `stop` runs do
 not test it. The `bound` runs do, with the score rule taken away:
 
-{chr(10).join(bound_notes) or "- not run yet"}
+{chr(10).join(line for method in BOUND for line in notes[method]) or "- not run yet"}
 """
 
 

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -156,11 +155,8 @@ class AgainstZoo:
 
 def against_zoo(ours: list[float], zoo: float) -> AgainstZoo:
     """:class:`AgainstZoo` from our seeds' values (at least 2) and the Zoo's."""
-    values = np.asarray(ours, dtype=float)
-    n = values.size
-    half = stats.t.ppf(0.975, n - 1) * values.std(ddof=1) * np.sqrt(1 + 1 / n)
-    difference = float(values.mean() - zoo)
-    return AgainstZoo(difference, difference - half, difference + half, zoo)
+    zoo_less_ours, low, high = shift(ours, [zoo])
+    return AgainstZoo(-zoo_less_ours, -high, -low, zoo)
 
 
 def shift(ours: list[float], others: list[float]) -> tuple[float, float, float]:
@@ -217,6 +213,7 @@ def report(figures: Path | None = None, steps: int = STEPS, seeds: tuple[int, ..
     if figures is not None:
         plot(runs, losses_runs, figures / "breakout_parity.png")
     episodes = {seed: scalars(run, RETURN) for seed, run in runs.items()}
+    losses_episodes = [scalars(run, RETURN) for run in losses_runs.values()]
     zoo_steps, zoo_scores = zoo_episodes()
     measures = {f"{at:,}": (f"{at / 1e6:g}M steps", lambda s, v, at=at: score_at(s, v, at))
                 for at in POINTS if at * (1 + WINDOW) <= steps}
@@ -225,9 +222,9 @@ def report(figures: Path | None = None, steps: int = STEPS, seeds: tuple[int, ..
     rows, verdicts, below, compared_values, losses_rows = [], [], 0, 0, []
     for label, (words, measure) in measures.items():
         ours = {seed: measure(*episodes[seed]) for seed in runs}
-        losses_rows.append(zoo_losses_row(label, measure, ours, losses_runs, zoo_steps,
-                                          zoo_scores))
         zoo = measure(zoo_steps, zoo_scores)
+        losses_rows.append(zoo_losses_row(
+            label, ours, [measure(*e) for e in losses_episodes], zoo))
         cells = " | ".join(f"{v:.1f}" if np.isfinite(v) else "not reached"
                            for v in ours.values())
         measured = [v for v in ours.values() if np.isfinite(v)]
@@ -294,17 +291,14 @@ def started(method: str, seeds: tuple[int, ...]) -> dict[int, Path]:
     return {seed: run for seed, run in runs.items() if scalars(run, RETURN)[0].size}
 
 
-def zoo_losses_row(label: str, measure: Callable[[np.ndarray, np.ndarray], float],
-                   ours: dict[int, float], losses_runs: dict[int, Path],
-                   zoo_steps: np.ndarray, zoo_scores: np.ndarray) -> str:
+def zoo_losses_row(label: str, ours: dict[int, float], losses: list[float], zoo: float) -> str:
     """One row of the zoo_losses table: its seeds' values, ours' mean, the Zoo's, and
     zoo_losses − ours by :func:`shift` with its verdict."""
-    losses = [measure(*scalars(run, RETURN)) for run in losses_runs.values()]
     measured_ours = [v for v in ours.values() if np.isfinite(v)]
     reached = [v for v in losses if np.isfinite(v)]
     cells = " | ".join(f"{v:.1f}" if np.isfinite(v) else "not reached" for v in losses)
     mean = f"{np.mean(measured_ours):.1f}" if measured_ours else "–"
-    first = f"| {label} | {cells} | {mean} | {measure(zoo_steps, zoo_scores):.1f} |"
+    first = f"| {label} | {cells} | {mean} | {zoo:.1f} |"
     if not reached or len(measured_ours) < 2:
         return f"{first} – | – |"
     difference, low, high = shift(measured_ours, reached)
