@@ -834,8 +834,9 @@ def test_breakout_parity_reports_each_point_against_the_zoos_curve(tmp_path, mon
 
 
 def test_breakout_parity_sets_the_zoo_losses_run_against_our_seeds(tmp_path, monkeypatch):
-    """zoo_losses − ours with t(n−1) · s · √(1/n + 1/m) from our seeds' spread: one zoo_losses
-    seed far above ours is "above our seeds' spread"; one inside it is "within"."""
+    """zoo_losses − ours with Student's pooled t(n+m−2) · s · √(1/n + 1/m): one zoo_losses seed
+    far above ours is "above our seeds' spread" (s is ours alone); two inside it are "within",
+    with their own spread pooled in."""
     parity = importlib.import_module("scripts.experiments.breakout_parity")
     monkeypatch.setattr(parity, "EXPERIMENT", Experiment("parity", tmp_path / "data"))
     ours = {1: 9.0, 2: 10.0, 3: 11.0}
@@ -853,8 +854,13 @@ def test_breakout_parity_sets_the_zoo_losses_run_against_our_seeds(tmp_path, mon
     zoo = parity.zoo_points()[500_000]
     assert (f"| 500,000 | 20.0 | 10.0 | {zoo:.1f} | +10.0 [{10 - half:+.1f}, {10 + half:+.1f}] "
             "| above our seeds' spread |") in text
+    assert "One seed can show that the settings move the curve" in text
     text = parity.report(None, steps=600_000, seeds=(1, 2, 3), zoo_losses_seeds=(2, 3))
-    half = 4.303 * (1 / 3 + 1 / 2) ** 0.5
+    assert "2 seeds make this indicative" in text and "One seed can" not in text
+    # s² = (2 · 1 + 1 · 1.125) / 3 pooled over (9, 10, 11) and (10.5, 9); t(3) = 3.182
+    half = 3.182 * ((2 * 1 + 1.125) / 3) ** 0.5 * (1 / 3 + 1 / 2) ** 0.5
+    assert parity.shift([9.0, 10.0, 11.0], [10.5, 9.0]) == pytest.approx(
+        (-0.25, -0.25 - half, -0.25 + half), abs=2e-3)
     assert (f"| 500,000 | 10.5 | 9.0 | 10.0 | {zoo:.1f} | -0.2 [{-0.25 - half:+.1f}, "
             f"{-0.25 + half:+.1f}] | within our seeds' spread |") in text
 
