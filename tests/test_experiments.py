@@ -735,17 +735,38 @@ def test_breakout_harmful_reports_the_bound_alone_apart_from_the_default(tmp_pat
             "bound below 0; mean ρ until then -0.200).") in text.split("The `bound` runs do")[1]
 
 
+def test_breakout_harmful_sets_each_methods_auc_against_rl_alone():
+    """Each (method, teacher) against RL alone's AUC with the signal issue's statistics, from 3
+    seeds on both sides: far below is "inferior" (dragged down), all above is "better", and 2
+    seeds get no verdict; rows are grouped by teacher."""
+    harmful = importlib.import_module("scripts.experiments.breakout_harmful")
+    areas = {("stop", "harmful"): {1: 3.5, 2: 3.6, 3: 3.7},
+             ("rl+kl", "uniform"): {1: 2.0, 2: 2.1},
+             ("rl+kl", "harmful"): {1: 0.1, 2: 0.2, 3: 0.1}}
+    text = harmful.auc_comparisons(areas, [2.0, 3.0, 2.5])
+    rows = [line for line in text.splitlines() if line.startswith("| ") and "−" in line]
+    assert [row.split(" | ")[:2] for row in rows[1:]] == [
+        ["| stop − RL alone", "harmful"], ["| rl+kl − RL alone", "harmful"],
+        ["| rl+kl − RL alone", "uniform"]]
+    assert "| 3.50, 3.60, 3.70 |" in rows[1] and " better, P 1.00, n 3 |" in rows[1]
+    assert " inferior, P 0.00, n 3 |" in rows[2]
+    assert rows[3].endswith("| 2.00, 2.10 | – (n 2) |")
+    assert "(2.00, 3.00, 2.50)" in text and "δ = 5% of RL alone's IQM" in text
+
+
 def test_breakout_harmful_plans_the_default_and_rl_plus_kl_with_each_teacher():
     harmful = importlib.import_module("scripts.experiments.breakout_harmful")
     runs = harmful.planned_runs(1000, [1])
     assert [r.name for r in runs] == ["stop__harmful__seed1", "rl+kl__harmful__seed1",
-                                      "stop__uniform__seed1", "rl+kl__uniform__seed1",
-                                      "bound__harmful__seed1"]
+                                      "bound__harmful__seed1", "stop__uniform__seed1",
+                                      "rl+kl__uniform__seed1"]
     stop = load_config(runs[0].config, list(runs[0].overrides))
     assert (stop.teacher.lam_schedule, stop.teacher.path, stop.gate.name) == (
         "stop", "teachers/breakout_harmful_swap", "multitask")
-    assert load_config(runs[3].config, list(runs[3].overrides)).teacher.lam_schedule == "constant"
-    bound = load_config(runs[4].config, list(runs[4].overrides))
+    uniform = load_config(runs[4].config, list(runs[4].overrides))
+    assert (uniform.teacher.lam_schedule, uniform.teacher.path) == (
+        "constant", "teachers/breakout_uniform")
+    bound = load_config(runs[2].config, list(runs[2].overrides))
     assert (bound.teacher.lam_schedule, bound.teacher.path) == (
         "agreement_stop", "teachers/breakout_harmful_swap")
     assert dataclasses.replace(bound, teacher=dataclasses.replace(
