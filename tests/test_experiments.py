@@ -904,7 +904,8 @@ def test_breakout_default_plans_stop_and_score_with_breakout_teachers_settings()
 
 
 @pytest.mark.parametrize("value", ["teacher.lam=2", "env.threads", "seed=3"])
-@pytest.mark.parametrize("name", ["breakout_default", "breakout_teacher", "multitask_teacher"])
+@pytest.mark.parametrize("name", ["breakout_default", "breakout_harmful", "breakout_teacher",
+                                  "multitask_teacher"])
 def test_atari_experiments_refuse_a_set_that_would_change_what_a_run_computes(name, value,
                                                                                capsys):
     experiment = importlib.import_module(f"scripts.experiments.{name}")

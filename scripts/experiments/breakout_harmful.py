@@ -1,7 +1,8 @@
 """Breakout with a harmful and a uniform teacher (issue 17): does the default (``stop``) stay
 near RL alone while RL + KL is dragged down?
 
-    python -m scripts.experiments.breakout_harmful [--steps 150000] [--seeds 1 2 3] [--hours 2]
+    python -m scripts.experiments.breakout_harmful [--steps 150000] [--seeds 1 2 3]
+        [--workers 1] [--hours 2] [--set cpu_threads=1 ...]
 
 Teachers: ``teachers/breakout_harmful_swap`` (the shipped teacher with LEFT and RIGHT swapped,
 0.0 points) and ``teachers/breakout_uniform`` (the uniform policy, 1.5 points). Methods: the
@@ -36,9 +37,11 @@ from scripts.experiments.breakout_stop import WINDOW, window_means
 from scripts.experiments.common import (
     Experiment,
     RunSpec,
+    add_speed_option,
     card_mean,
     schedule_stop,
     teacher_runs,
+    with_speed,
 )
 from scripts.experiments.control_teacher import MARGINS
 from scripts.experiments.usefulness import cell
@@ -161,10 +164,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--steps", type=int, default=STEPS, help="agent steps per run")
     parser.add_argument("--seeds", type=int, nargs="+", default=list(SEEDS))
+    parser.add_argument("--workers", type=int, default=1, help="runs side by side")
     parser.add_argument("--hours", type=float, default=2.0,
                         help="length of this sitting; run again to continue")
+    add_speed_option(parser)
     args = parser.parse_args(argv)
-    EXPERIMENT.train(planned_runs(args.steps, args.seeds), 1, args.hours)
+    EXPERIMENT.train(with_speed(planned_runs(args.steps, args.seeds), args.set), args.workers,
+                     args.hours)
     print(report(args.steps, tuple(args.seeds)))
     return 0
 
