@@ -42,6 +42,7 @@ from scripts.experiments.common import (
     passing_bin,
     run_all,
     schedule_stop,
+    seeds_label,
     with_speed,
 )
 
@@ -726,7 +727,7 @@ def test_breakout_harmful_reports_the_bound_alone_apart_from_the_default(tmp_pat
             "charts/episodic_return": [(10_000, 1.0), (40_000, 3.0)]})
         write_record(run, tmp_path / "data" / "harmful" / f"{name}.npz")
     text = harmful.report(50_000, (1,))
-    assert "(2\nof 5 planned runs recorded" in text
+    assert "(2\nof 5 planned runs recorded; **indicative**, fewer than 5 seeds" in text
     assert "| stop, harmful teacher, seed 1 | 1.00 | 3.00 |" in text
     assert "| rl+kl, harmful teacher, seed 1" not in text
     assert ("- stop, harmful teacher, seed 1: stopped at 1,024 steps by the score rule"
@@ -958,7 +959,13 @@ def test_breakout_default_compares_finished_seeds_and_says_when_the_teacher_ende
     assert rows["| stop (the default) − score (best non-gate baseline) | AUC (mean return)"] \
         .endswith("| 3 / 2 | – (too few seeds) |")
     assert "stop (the default): NVIDIA H200; score (best non-gate baseline): CPU (2 cores)" in text
+    assert "Seeds 1-5:\n**indicative**, fewer than 5 seeds for some method." in text
     assert (tmp_path / "breakout_default.png").is_file()
+
+
+def test_atari_comparisons_are_indicative_below_five_seeds_for_any_method():
+    assert seeds_label(4) == "**indicative**, fewer than 5 seeds for some method"
+    assert seeds_label(5) == "5 or more seeds per method"
 
 
 def test_speed_overrides_come_last_in_every_run_and_load_as_settings():

@@ -9,15 +9,16 @@ Teachers: ``teachers/breakout_harmful_swap`` (the shipped teacher with LEFT and 
 default, ``gate.name=multitask teacher.lam_schedule=stop``, and RL + KL at constant λ, each with
 breakout_teacher.py's settings (λ = 1, the first ``--steps`` agent steps of
 ``configs/breakout.yaml``'s 10M-step schedule, ALE v5 with sticky actions 0.25). Runs are
-``<method>__<teacher>__seed<seed>``; they train in the ignored ``runs/experiments/
-breakout_harmful/`` and are reduced to ``docs/data/breakout_harmful/``. The report sets their
-mean score per 25k steps beside breakout_teacher's RL alone (seeds 1-3) over the same steps,
-and says when and why ``stop`` stopped: by the score rule (the student's 20-episode mean
-reached the teacher's card score) or by the bound (ρ's upper bound fell below 0). Each
-method's AUC is set against RL alone's with the signal issue's statistics
-(:func:`auc_comparisons`). Fewer than 5 seeds: indicative only. On a shared 2-core CPU a
-150k-step run takes 20 to 60 minutes; the issue's 500k steps are for a GPU (``--steps 500000``
-with a runs folder of its own).
+``<method>__<teacher>__seed<seed>``; they train in the ignored
+``runs/experiments/breakout_harmful/`` and are reduced to ``docs/data/breakout_harmful/``. The
+report sets their mean score per 25k steps beside breakout_teacher's RL alone (its recorded
+seeds of 1-5) over the same steps, and says when and why ``stop`` stopped: by the score rule
+(the student's 20-episode mean reached the teacher's card score) or by the bound (ρ's upper
+bound fell below 0). Each method's AUC is set against RL alone's with the signal issue's
+statistics (:func:`auc_comparisons`). Fewer than 5 seeds per method: indicative only. On a
+shared 2-core CPU a 150k-step run takes 7 to 60 minutes (such machines gave 38 to 370 agent
+steps/s per run); the issue's 500k steps are for a GPU (``--steps 500000`` with a runs folder
+of its own).
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from scripts.experiments.common import (
     add_speed_option,
     card_mean,
     schedule_stop,
+    seeds_label,
     teacher_runs,
     with_speed,
 )
@@ -57,9 +59,9 @@ only: the score rule dismisses that teacher (0 points) at once, so ``stop`` neve
 bound on it."""
 STEPS = 150_000
 SEEDS = (1, 2, 3)
-RL_ALONE_SEEDS = (1, 2, 3)
-"""breakout_teacher's RL alone runs set beside them (seed 1 is the no-teacher run it reuses);
-they train 500k steps, of which the report reads the first ``--steps``."""
+RL_ALONE_SEEDS = (1, 2, 3, 4, 5)
+"""breakout_teacher's RL alone runs set beside them, those recorded (seed 1 is the no-teacher
+run it reuses); they train 500k steps, of which the report reads the first ``--steps``."""
 
 
 def planned_runs(steps: int, seeds: list[int]) -> list[RunSpec]:
@@ -104,16 +106,18 @@ def report(steps: int = STEPS, seeds: tuple[int, ...] = SEEDS) -> str:
         areas.setdefault((method, teacher), {})[int(seed[4:])] = float(np.nanmean(rows[-1][1]))
         if method in notes:
             notes[method].append(f"- {label}: {stop_reason(path)}.")
-    rl_alone = {seed: window_means(breakout_teacher.run_dir("rl_alone", seed), steps)
-                for seed in RL_ALONE_SEEDS}
+    rl_alone_runs = {seed: breakout_teacher.run_dir("rl_alone", seed) for seed in RL_ALONE_SEEDS}
+    rl_alone = {seed: window_means(path, steps) for seed, path in rl_alone_runs.items()
+                if is_record(path)}
     rows += [(f"RL alone, seed {seed}", values) for seed, values in rl_alone.items()]
+    fewest = min(len(by_seed) for by_seed in [*areas.values(), rl_alone])
     header = " | ".join(f"{lo // 1000}-{(lo + WINDOW) // 1000}k" for lo in range(0, steps, WINDOW))
     table = [f"| run | {header} |", "|---|" + "---:|" * len(rows[0][1])]
     table += [f"| {name} | " + " | ".join(f"{v:.2f}" for v in values) + " |"
               for name, values in rows]
     return title + f"""Made by `python -m scripts.experiments.breakout_harmful` ({len(recorded)}
-of {len(planned)} planned runs recorded; fewer than 5 seeds, so
-indicative only): the default (`teacher.lam_schedule=stop`) and RL + KL at constant λ =
+of {len(planned)} planned runs recorded; {seeds_label(fewest)}): the default
+(`teacher.lam_schedule=stop`) and RL + KL at constant λ =
 {breakout_teacher.LAM:g} with `teachers/breakout_harmful_swap` (LEFT and RIGHT swapped,
 {card_mean(TEACHERS["harmful"]):.1f} points) and `teachers/breakout_uniform`
 ({card_mean(TEACHERS["uniform"]):.1f}), and with the harmful teacher the default's bound alone

@@ -202,6 +202,16 @@ class Experiment:
 
 ATARI_BIN = 25_000
 """Agent steps per bin of the Atari experiments' curves."""
+VERDICT_SEEDS = 5
+"""Seeds per method from which an Atari comparison stops being labelled indicative (issue 17:
+"labelled indicative where n < 5")."""
+
+
+def seeds_label(fewest: int) -> str:
+    """How much an Atari comparison whose smallest method has ``fewest`` seeds can say."""
+    if fewest < VERDICT_SEEDS:
+        return f"**indicative**, fewer than {VERDICT_SEEDS} seeds for some method"
+    return f"{fewest} or more seeds per method"
 
 
 def bin_centres(steps: int, bin_steps: int = ATARI_BIN) -> np.ndarray:
