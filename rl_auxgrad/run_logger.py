@@ -42,6 +42,17 @@ def card_scores(card: dict[str, Any], games: tuple[str, ...]) -> dict[str, float
         f"teacher/card_score/{game}": per_game[game] for game in games if game in per_game}
 
 
+def wait_for_a_later_second(directory: RunDir) -> None:
+    """Tensorboard reads a run's event files in name order, and a name begins with the second
+    its file was opened (``events.out.tfevents.<seconds>.<host>.<pid>…``). A sitting that opens
+    its file in the same second as an earlier one may sort before it, and then its purge of
+    the killed sitting's later events is applied before those events are read. Waiting for
+    the next second (at most one) keeps the sittings in order."""
+    opened = [int(f.name.split(".")[3]) for f in directory.event_files()]
+    while opened and time.time() < max(opened) + 1:
+        time.sleep(0.01)
+
+
 @dataclass(frozen=True)
 class Scores:
     """The episodes of one sitting: the mean of the last :data:`SCORE_WINDOW` (fewer if the
@@ -66,6 +77,7 @@ class RunLogger:
                  games: tuple[str, ...], texts: dict[str, str], constants: dict[str, float],
                  show_progress: bool = True, earlier_seconds: float | None = 0.0) -> None:
         first = not directory.event_files()  # a new run, a fork, or a restart from step 0
+        wait_for_a_later_second(directory)
         # Resuming from a checkpoint at start_step: drop the events a killed run logged after
         # it (steps > start_step), keep those up to start_step, which the checkpoint covers,
         # the layout and texts of the first event file among them.

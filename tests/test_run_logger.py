@@ -5,6 +5,7 @@ end-of-run lines of ``python -m rl_auxgrad.train``."""
 from __future__ import annotations
 
 import re
+import time
 from pathlib import Path
 
 import numpy as np
@@ -172,3 +173,16 @@ def test_a_session_replaces_those_whose_work_its_checkpoint_discards(tmp_path):
     assert directory.hardware() == [{"step": 0, "device": "a"}, {"step": 256, "device": "d"}]
     directory.record_session(0, "e")  # started again from step 0
     assert directory.hardware() == [{"step": 0, "device": "e"}]
+
+
+def test_a_sitting_opened_in_the_same_second_as_the_last_sorts_after_it(tmp_path):
+    """Tensorboard reads event files in name order; a resumed sitting's file must come after
+    the killed one's even when both were opened in the same second (and whatever the host)."""
+    directory = RunDir(tmp_path / "r")
+    directory.path.mkdir()
+    earlier = directory.path / f"events.out.tfevents.{int(time.time())}.~host.1.0"
+    earlier.touch()  # '~' sorts after any letter or digit of this machine's name
+    logger = RunLogger(directory, 1000, 256, 256, ("CartPole-v1",), {}, {}, show_progress=False)
+    logger.close()
+    files = directory.event_files()
+    assert len(files) == 2 and files[0] == earlier
