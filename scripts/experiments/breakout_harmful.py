@@ -1,7 +1,7 @@
 """Breakout with a harmful and a uniform teacher (issue 17): does the default (``stop``) stay
 near RL alone while RL + KL is dragged down?
 
-    python -m scripts.experiments.breakout_harmful [--steps 150000] [--seeds 1 2 3]
+    python -m scripts.experiments.breakout_harmful [--steps 150000] [--seeds 1 2 3 4 5]
         [--workers 1] [--hours 2] [--set cpu_threads=1 ...]
 
 Teachers: ``teachers/breakout_harmful_swap`` (the shipped teacher with LEFT and RIGHT swapped,
@@ -58,7 +58,7 @@ BOUND: dict[str, tuple[str, ...]] = {
 only: the score rule dismisses that teacher (0 points) at once, so ``stop`` never tests the
 bound on it."""
 STEPS = 150_000
-SEEDS = (1, 2, 3)
+SEEDS = (1, 2, 3, 4, 5)
 RL_ALONE_SEEDS = (1, 2, 3, 4, 5)
 """breakout_teacher's RL alone runs set beside them, those recorded (seed 1 is the no-teacher
 run it reuses); they train 500k steps, of which the report reads the first ``--steps``."""
