@@ -748,11 +748,28 @@ def test_breakout_harmful_sets_each_methods_auc_against_rl_alone():
     rows = [line for line in text.splitlines() if line.startswith("| ") and "−" in line]
     assert [row.split(" | ")[:2] for row in rows[1:]] == [
         ["| stop − RL alone", "harmful"], ["| rl+kl − RL alone", "harmful"],
-        ["| rl+kl − RL alone", "uniform"]]
+        ["| stop − rl+kl", "harmful"], ["| rl+kl − RL alone", "uniform"]]
     assert "| 3.50, 3.60, 3.70 |" in rows[1] and " better, P 1.00, n 3 |" in rows[1]
     assert " inferior, P 0.00, n 3 |" in rows[2]
-    assert rows[3].endswith("| 2.00, 2.10 | – (n 2) |")
-    assert "(2.00, 3.00, 2.50)" in text and "δ = 5% of RL alone's IQM" in text
+    assert " better, P 1.00, n 3 |" in rows[3]
+    assert rows[4].endswith("| 2.00, 2.10 | – (n 2) |")
+    assert "(2.00, 3.00, 2.50)" in text and "δ = 5% of B's IQM" in text
+    assert ("- harmful teacher: RL + KL is dragged down, and the default stays near RL alone "
+            "(better); against RL + KL it is better (") in text
+    assert "- uniform teacher: too few seeds for an answer yet." in text
+
+
+def test_breakout_harmful_says_when_the_default_is_not_shown_to_stay_near_rl_alone():
+    """A default whose CI reaches below −δ is not called near RL alone: the answer gives Δ, its
+    share of RL alone's IQM and the CI's lower end against −δ."""
+    harmful = importlib.import_module("scripts.experiments.breakout_harmful")
+    areas = {("stop", "harmful"): {1: 1.0, 2: 3.0, 3: 2.0},
+             ("rl+kl", "harmful"): {1: 0.1, 2: 0.2, 3: 0.1}}
+    text = harmful.auc_comparisons(areas, [2.0, 3.0, 2.5])
+    said = text.split("- harmful teacher: ")[1].splitlines()[0]
+    assert said.startswith("RL + KL is dragged down, and the default is not shown to stay near "
+                           "RL alone: Δ -0.50 (-20% of RL alone's IQM), its CI reaching -")
+    assert "below −δ = -0.12 (" in said
 
 
 def test_breakout_harmful_plans_the_default_and_rl_plus_kl_with_each_teacher():

@@ -32,7 +32,7 @@ import numpy as np
 from rl_auxgrad.records import is_record
 from rl_auxgrad.runs import scalars
 from scripts.experiments import breakout_teacher
-from scripts.experiments.aggregate import compare
+from scripts.experiments.aggregate import Comparison, compare
 from scripts.experiments.breakout_default import MIN_SEEDS
 from scripts.experiments.breakout_stop import WINDOW, window_means
 from scripts.experiments.common import (
@@ -142,26 +142,64 @@ not test it. The `bound` runs do, with the score rule taken away:
 def auc_comparisons(areas: dict[tuple[str, str], dict[int, float]], rl_alone: list[float]
                     ) -> str:
     """Each method and teacher against RL alone on the AUC (the mean of the windows' means),
-    the signal issue's harmful-teacher claim: Δ IQM with its 95% stratified-bootstrap CI and
-    the verdict at δ = MARGINS["harmful"] of RL alone's IQM, from MIN_SEEDS recorded seeds
-    on both sides (:func:`~scripts.experiments.aggregate.compare`)."""
-    rows = []
-    for (method, teacher), by_seed in areas.items():
-        seeds = sorted(by_seed)
-        enough = len(seeds) >= MIN_SEEDS and len(rl_alone) >= MIN_SEEDS
-        said = (cell(compare(np.array([by_seed[s] for s in seeds]), np.array(rl_alone),
-                             MARGINS["harmful"]), seeds) if enough else f"– (n {len(seeds)})")
-        per_seed = ", ".join(f"{by_seed[s]:.2f}" for s in seeds)
-        rows.append(f"| {method} − RL alone | {teacher} | {per_seed} | {said} |")
+    the signal issue's harmful-teacher claim, and the default against RL + KL with the same
+    teacher: Δ IQM with its 95% stratified-bootstrap CI and the verdict at δ =
+    MARGINS["harmful"] of B's IQM, from MIN_SEEDS recorded seeds on both sides
+    (:func:`~scripts.experiments.aggregate.compare`); then :func:`answer`."""
+    pairs = [(method, "RL alone", teacher, by_seed, dict(enumerate(rl_alone)))
+             for (method, teacher), by_seed in areas.items()]
+    pairs += [("stop", "rl+kl", teacher, areas[("stop", teacher)], areas[("rl+kl", teacher)])
+              for teacher in TEACHERS if {("stop", teacher), ("rl+kl", teacher)} <= areas.keys()]
+    rows, found = [], {}
+    for a, b, teacher, a_by_seed, b_by_seed in pairs:
+        seeds = sorted(a_by_seed)
+        enough = len(seeds) >= MIN_SEEDS and len(b_by_seed) >= MIN_SEEDS
+        comparison = (compare(np.array([a_by_seed[s] for s in seeds]),
+                              np.array(list(b_by_seed.values())), MARGINS["harmful"])
+                      if enough else None)
+        found[(a, b, teacher)] = comparison
+        per_seed = ", ".join(f"{a_by_seed[s]:.2f}" for s in seeds)
+        rows.append(f"| {a} − {b} | {teacher} | {per_seed} | {cell(comparison, seeds)} |")
     return f"""The area under the curve (AUC: the mean of a run's windows) against RL alone's
-({", ".join(f"{v:.2f}" for v in rl_alone)}), as the signal issue's harmful-teacher claim: Δ IQM
-[95% stratified-bootstrap CI], its verdict at δ = {MARGINS["harmful"]:.0%} of RL alone's IQM
-("non-inferior": stays near RL alone; "worse" or "inferior": dragged down), P(A > B) and n;
-it needs {MIN_SEEDS} recorded seeds on both sides.
+({", ".join(f"{v:.2f}" for v in rl_alone)}), as the signal issue's harmful-teacher claim, and
+the default's against RL + KL's with the same teacher: Δ IQM [95% stratified-bootstrap CI],
+its verdict at δ = {MARGINS["harmful"]:.0%} of B's IQM ("non-inferior": stays near RL alone;
+"worse" or "inferior": dragged down), P(A > B) and n; it needs {MIN_SEEDS} recorded seeds on
+both sides.
 
 | A − B | teacher | A's AUC per seed | Δ IQM [95% CI], verdict, P(A > B) |
 |---|---|---|---|
-{chr(10).join(sorted(rows, key=lambda row: row.split("|")[2]))}"""
+{chr(10).join(sorted(rows, key=lambda row: row.split("|")[2]))}
+
+{answer(found)}"""
+
+
+def answer(found: dict[tuple[str, str, str], Comparison | None]) -> str:
+    """The issue's question, per teacher, in words from the verdicts: is RL + KL dragged down
+    (``worse`` or ``inferior`` against RL alone), and does the default stay near RL alone
+    (:attr:`~scripts.experiments.aggregate.Comparison.holds`), or how far its CI reaches
+    below −δ, and where it stands against RL + KL?"""
+    lines = []
+    for teacher in TEACHERS:
+        rl_kl, stop = found.get(("rl+kl", "RL alone", teacher)), found.get(
+            ("stop", "RL alone", teacher))
+        if rl_kl is None or stop is None:
+            lines.append(f"- {teacher} teacher: too few seeds for an answer yet.")
+            continue
+        dragged = ("RL + KL is dragged down" if rl_kl.verdict in ("worse", "inferior")
+                   else f"RL + KL is not shown to be dragged down ({rl_kl.verdict})")
+        reference = stop.margin / MARGINS["harmful"]  # RL alone's IQM
+        near = (f"the default stays near RL alone ({stop.verdict})" if stop.holds else
+                f"the default is not shown to stay near RL alone: Δ "
+                f"{stop.difference.point:+.2f} ({stop.difference.point / reference:+.0%} of RL "
+                f"alone's IQM), its CI reaching {stop.difference.low:.2f}, below −δ = "
+                f"{-stop.margin:.2f} ({stop.verdict})")
+        above = found.get(("stop", "rl+kl", teacher))
+        against = (f"; against RL + KL it is {above.verdict} ({above.difference})"
+                   if above is not None else "")
+        lines.append(f"- {teacher} teacher: {dragged}, and {near}{against}.")
+    return ("Does the default stay near RL alone while RL + KL is dragged down?\n\n"
+            + "\n".join(lines))
 
 
 def main(argv: list[str] | None = None) -> int:
