@@ -115,6 +115,11 @@ class Comparison:
         return "worse" if high < 0 else "inconclusive"
 
     @property
+    def iqm_b(self) -> float:
+        """IQM(B), the reference that δ is a share of and a relative Δ is read against."""
+        return float(metrics.aggregate_iqm(self.b))
+
+    @property
     def holds(self) -> bool:
         """"A is at least as good as B" (L > −δ): ``better`` or ``non-inferior``."""
         return self.difference.low > -self.margin

@@ -146,16 +146,17 @@ def auc_comparisons(areas: dict[tuple[str, str], dict[int, float]], rl_alone: li
     teacher: Δ IQM with its 95% stratified-bootstrap CI and the verdict at δ =
     MARGINS["harmful"] of B's IQM, from MIN_SEEDS recorded seeds on both sides
     (:func:`~scripts.experiments.aggregate.compare`); then :func:`answer`."""
-    pairs = [(method, "RL alone", teacher, by_seed, dict(enumerate(rl_alone)))
+    pairs = [(method, "RL alone", teacher, by_seed, rl_alone)
              for (method, teacher), by_seed in areas.items()]
-    pairs += [("stop", "rl+kl", teacher, areas[("stop", teacher)], areas[("rl+kl", teacher)])
+    pairs += [("stop", "rl+kl", teacher, areas[("stop", teacher)],
+               list(areas[("rl+kl", teacher)].values()))
               for teacher in TEACHERS if {("stop", teacher), ("rl+kl", teacher)} <= areas.keys()]
     rows, found = [], {}
-    for a, b, teacher, a_by_seed, b_by_seed in pairs:
+    for a, b, teacher, a_by_seed, b_scores in pairs:
         seeds = sorted(a_by_seed)
-        enough = len(seeds) >= MIN_SEEDS and len(b_by_seed) >= MIN_SEEDS
-        comparison = (compare(np.array([a_by_seed[s] for s in seeds]),
-                              np.array(list(b_by_seed.values())), MARGINS["harmful"])
+        enough = len(seeds) >= MIN_SEEDS and len(b_scores) >= MIN_SEEDS
+        comparison = (compare(np.array([a_by_seed[s] for s in seeds]), np.array(b_scores),
+                              MARGINS["harmful"])
                       if enough else None)
         found[(a, b, teacher)] = comparison
         per_seed = ", ".join(f"{a_by_seed[s]:.2f}" for s in seeds)
@@ -188,10 +189,9 @@ def answer(found: dict[tuple[str, str, str], Comparison | None]) -> str:
             continue
         dragged = ("RL + KL is dragged down" if rl_kl.verdict in ("worse", "inferior")
                    else f"RL + KL is not shown to be dragged down ({rl_kl.verdict})")
-        reference = stop.margin / MARGINS["harmful"]  # RL alone's IQM
         near = (f"the default stays near RL alone ({stop.verdict})" if stop.holds else
                 f"the default is not shown to stay near RL alone: Δ "
-                f"{stop.difference.point:+.2f} ({stop.difference.point / reference:+.0%} of RL "
+                f"{stop.difference.point:+.2f} ({stop.difference.point / stop.iqm_b:+.0%} of RL "
                 f"alone's IQM), its CI reaching {stop.difference.low:.2f}, below −δ = "
                 f"{-stop.margin:.2f} ({stop.verdict})")
         above = found.get(("stop", "rl+kl", teacher))
